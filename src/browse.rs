@@ -1,0 +1,306 @@
+//! Browsing the tree: `list`, `find` and `tree`. Everything here reads the
+//! loaded [`Tree`] and prints; nothing spends.
+
+use crate::tree::version::{canonical_dcos, compare, matches_prefix};
+use crate::tree::{Coordinates, LoadedBuildDir, Tree};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Filters shared by `list` and `find`. Versions match whole components:
+/// `--dcos 2.1` selects 2.1.0 and 2.1.1, not 2.10.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Filter {
+    /// Operating system (centos, rhel, flatcar-linux, ...).
+    #[arg(long)]
+    pub os: Option<String>,
+    /// OS version, e.g. 7.8.
+    #[arg(long)]
+    pub os_version: Option<String>,
+    /// Cloud, e.g. aws.
+    #[arg(long)]
+    pub cloud: Option<String>,
+    /// DC/OS version, e.g. 2.1.1 (1.14.0-2.0 and 2.0.0 are one release).
+    #[arg(long)]
+    pub dcos: Option<String>,
+    /// Docker version, e.g. 19.03.5-ce.
+    #[arg(long)]
+    pub docker: Option<String>,
+    /// Variant (selinux_enforcing, tmp_noexec, ...); `none` for directories without one.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Only directories with a qualified image in this region; images shown for it alone.
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, c: &Coordinates) -> bool {
+        let opt = |f: &Option<String>, v: &str| f.as_deref().is_none_or(|f| matches_prefix(v, f));
+        opt(&self.os, &c.os)
+            && opt(&self.os_version, &c.os_version)
+            && opt(&self.cloud, &c.cloud)
+            && self.dcos.as_deref().is_none_or(|f| matches_prefix(&canonical_dcos(&c.dcos_version), &canonical_dcos(f)))
+            && opt(&self.docker, &c.docker_version)
+            && match (self.variant.as_deref(), c.variant.as_deref()) {
+                (None, _) => true,
+                (Some("none"), v) => v.is_none(),
+                (Some(f), Some(v)) => f == v,
+                (Some(_), None) => false,
+            }
+    }
+}
+
+/// One build directory, as `list --format json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub path: String,
+    pub os: String,
+    pub os_version: String,
+    pub cloud: String,
+    pub dcos_version: String,
+    pub docker_version: String,
+    pub variant: Option<String>,
+    pub images: BTreeMap<String, String>,
+    pub last_build: Option<String>,
+    pub publish_after: Option<String>,
+}
+
+impl Row {
+    pub fn of(d: &LoadedBuildDir, region: Option<&str>) -> Row {
+        let c = &d.dir.coords;
+        let mut images = d.images().map(|i| i.0.clone()).unwrap_or_default();
+        if let Some(r) = region {
+            images.retain(|k, _| k == r);
+        }
+        Row {
+            path: d.dir.rel.clone(),
+            os: c.os.clone(),
+            os_version: c.os_version.clone(),
+            cloud: c.cloud.clone(),
+            dcos_version: c.dcos_version.clone(),
+            docker_version: c.docker_version.clone(),
+            variant: c.variant.clone(),
+            images,
+            last_build: d
+                .history()
+                .and_then(|h| h.last_build())
+                .and_then(|b| b.built_at())
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            publish_after: d.config().map(|c| c.publish_dcos_images_after.to_string()),
+        }
+    }
+}
+
+/// The rows `filter` selects, in the tree's order.
+pub fn rows(tree: &Tree, filter: &Filter) -> Vec<Row> {
+    tree.dirs
+        .iter()
+        .filter(|d| filter.matches(&d.dir.coords))
+        .map(|d| Row::of(d, filter.region.as_deref()))
+        .filter(|r| filter.region.is_none() || !r.images.is_empty())
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+const HEADERS: [&str; 9] = ["OS", "VERSION", "CLOUD", "DC/OS", "DOCKER", "VARIANT", "PUBLISH AFTER", "LAST BUILD", "IMAGES"];
+
+fn cells(r: &Row, image_sep: &str) -> [String; 9] {
+    let images = if r.images.is_empty() {
+        "-".to_owned()
+    } else {
+        r.images.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(image_sep)
+    };
+    [
+        r.os.clone(),
+        r.os_version.clone(),
+        r.cloud.clone(),
+        r.dcos_version.clone(),
+        r.docker_version.clone(),
+        r.variant.clone().unwrap_or_else(|| "-".into()),
+        r.publish_after.clone().unwrap_or_else(|| "?".into()),
+        r.last_build.as_deref().map(|t| t[..10].to_owned()).unwrap_or_else(|| "-".into()),
+        images,
+    ]
+}
+
+pub fn render_list(rows: &[Row], format: ListFormat) -> String {
+    match format {
+        ListFormat::Json => {
+            let mut s = serde_json::to_string_pretty(rows).expect("rows serialize");
+            s.push('\n');
+            s
+        }
+        ListFormat::Markdown => {
+            let mut out = format!("| {} |\n|{}\n", HEADERS.join(" | "), " --- |".repeat(HEADERS.len()));
+            for r in rows {
+                let _ = writeln!(out, "| {} |", cells(r, "<br>").map(|c| c.replace('|', "\\|")).join(" | "));
+            }
+            out
+        }
+        ListFormat::Table => {
+            let body: Vec<[String; 9]> = rows.iter().map(|r| cells(r, " ")).collect();
+            let mut widths = HEADERS.map(str::len);
+            for row in &body {
+                for (w, c) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(c.len());
+                }
+            }
+            let mut out = String::new();
+            let mut line = |cols: &[String]| {
+                let mut l = String::new();
+                for (i, c) in cols.iter().enumerate() {
+                    if i + 1 == cols.len() {
+                        l.push_str(c);
+                    } else {
+                        let _ = write!(l, "{c:<w$}  ", w = widths[i]);
+                    }
+                }
+                out.push_str(l.trim_end());
+                out.push('\n');
+            };
+            line(&HEADERS.map(String::from));
+            body.iter().for_each(|r| line(r));
+            out
+        }
+    }
+}
+
+/// What `find` answers: the images, or why there are none and what is nearest.
+pub enum FindOutcome {
+    Found(Vec<(String, String, String)>),
+    NotFound { reason: String, nearest: Vec<Row> },
+}
+
+/// Finds the qualified images for the coordinates in `filter`.
+pub fn find(tree: &Tree, filter: &Filter) -> FindOutcome {
+    let matching: Vec<&LoadedBuildDir> = tree.dirs.iter().filter(|d| filter.matches(&d.dir.coords)).collect();
+    let mut found = Vec::new();
+    for d in &matching {
+        for (region, image) in d.images().map(|i| i.0.clone()).unwrap_or_default() {
+            if filter.region.as_deref().is_none_or(|r| r == region) {
+                found.push((image, region, d.dir.rel.clone()));
+            }
+        }
+    }
+    if !found.is_empty() {
+        return FindOutcome::Found(found);
+    }
+    let what = describe(filter);
+    if !matching.is_empty() {
+        let reason = match &filter.region {
+            Some(r) => format!("{} build director{} match {what}, but none has a qualified image in {r}", matching.len(), plural_y(matching.len())),
+            None => format!("{} build director{} match {what}, but none has a qualified image yet", matching.len(), plural_y(matching.len())),
+        };
+        return FindOutcome::NotFound { reason, nearest: matching.iter().map(|d| Row::of(d, None)).collect() };
+    }
+    FindOutcome::NotFound { reason: format!("no build directory matches {what}"), nearest: nearest(tree, filter) }
+}
+
+fn plural_y(n: usize) -> &'static str {
+    if n == 1 {
+        "y"
+    } else {
+        "ies"
+    }
+}
+
+fn describe(f: &Filter) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &f.os {
+        parts.push(v.clone());
+    }
+    if let Some(v) = &f.os_version {
+        parts.push(v.clone());
+    }
+    if let Some(v) = &f.cloud {
+        parts.push(v.clone());
+    }
+    if let Some(v) = &f.dcos {
+        parts.push(format!("DC/OS {v}"));
+    }
+    if let Some(v) = &f.docker {
+        parts.push(format!("Docker {v}"));
+    }
+    if let Some(v) = &f.variant {
+        parts.push(format!("variant {v}"));
+    }
+    parts.join(" ")
+}
+
+/// The closest build directories: relax the most specific filter first, and
+/// among versions keep the nearest one below and above what was asked.
+fn nearest(tree: &Tree, filter: &Filter) -> Vec<Row> {
+    type Field = fn(&Coordinates) -> &str;
+    let relaxations: [(Field, fn(&mut Filter) -> Option<String>); 4] = [
+        (|c| c.variant.as_deref().unwrap_or(""), |f| f.variant.take()),
+        (|c| &c.docker_version, |f| f.docker.take()),
+        (|c| &c.dcos_version, |f| f.dcos.take()),
+        (|c| &c.os_version, |f| f.os_version.take()),
+    ];
+    let mut relaxed = filter.clone();
+    relaxed.region = None;
+    for (field, take) in relaxations {
+        let Some(wanted) = take(&mut relaxed) else { continue };
+        let candidates: Vec<&LoadedBuildDir> = tree.dirs.iter().filter(|d| relaxed.matches(&d.dir.coords)).collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let wanted = canonical_dcos(&wanted);
+        let key = |d: &&LoadedBuildDir| canonical_dcos(field(&d.dir.coords));
+        let below = candidates.iter().filter(|d| compare(&key(d), &wanted).is_lt()).map(key).max_by(|a, b| compare(a, b));
+        let above = candidates.iter().filter(|d| compare(&key(d), &wanted).is_gt()).map(key).min_by(|a, b| compare(a, b));
+        return candidates
+            .into_iter()
+            .filter(|d| Some(key(d)) == below || Some(key(d)) == above)
+            .map(|d| Row::of(d, None))
+            .collect();
+    }
+    Vec::new()
+}
+
+/// `dcos-images tree`: the tree with what is qualified, at a glance.
+pub fn render_tree(tree: &Tree) -> String {
+    let mut out = String::new();
+    let (mut group, mut dcos) = (String::new(), String::new());
+    let mut qualified = 0;
+    for d in &tree.dirs {
+        let c = &d.dir.coords;
+        let g = format!("{}/{}/{}", c.os, c.os_version, c.cloud);
+        if g != group {
+            let _ = writeln!(out, "{g}");
+            group = g;
+            dcos.clear();
+        }
+        if c.dcos_version != dcos {
+            let _ = writeln!(out, "  DCOS-{}", c.dcos_version);
+            dcos.clone_from(&c.dcos_version);
+        }
+        let leaf = match &c.variant {
+            Some(v) => format!("docker-{}/{v}", c.docker_version),
+            None => format!("docker-{}", c.docker_version),
+        };
+        let built = d.history().and_then(|h| h.last_build()).and_then(|b| b.built_at()).map(|t| t.format("%Y-%m-%d").to_string());
+        let status = match (d.images(), built) {
+            (Some(i), built) if !i.0.is_empty() => {
+                qualified += 1;
+                let regions = i.0.keys().cloned().collect::<Vec<_>>().join(" ");
+                match built {
+                    Some(b) => format!("qualified  {regions}  (built {b})"),
+                    None => format!("qualified  {regions}"),
+                }
+            }
+            (_, Some(b)) => format!("built {b}, not published"),
+            _ => "not built".to_owned(),
+        };
+        let _ = writeln!(out, "    {leaf:<40} {status}");
+    }
+    let _ = writeln!(out, "\n{} build directories, {qualified} qualified", tree.dirs.len());
+    out
+}

@@ -1,0 +1,296 @@
+//! The command line: clap types, turned into a validated [`Invocation`] before
+//! anything runs, then dispatched.
+
+use crate::browse::{self, Filter, FindOutcome, ListFormat};
+use crate::config::RootConfig;
+use crate::diagnostic::Code;
+use crate::error::{exit, Error};
+use crate::tree::Tree;
+use crate::validate::{self, output::Format};
+use clap::{Parser, Subcommand};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success: qualified, tree valid, image found
+  1    a negative answer: validation errors, nothing found, tests failed
+  2    usage or configuration error
+  3    a tool failed (packer, terraform, ssh, git) or a file could not be written
+  4    teardown failed: a cluster may still be running
+  130  interrupted";
+
+#[derive(Debug, Parser)]
+#[command(name = "dcos-images", version, about = "Qualify machine images for DC/OS clusters and browse the compatibility tree", after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The tree's root directory.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check build directories and every file they hold; exit 1 on any error.
+    Validate {
+        /// Build directories or directories above them (default: the whole tree).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Do not report this code (repeatable), e.g. --ignore legacy-file.
+        #[arg(long, value_name = "CODE")]
+        ignore: Vec<String>,
+        /// Print every code with its severity and meaning, then exit.
+        #[arg(long)]
+        codes: bool,
+    },
+    /// One row per build directory, with its images.
+    List {
+        #[command(flatten)]
+        filter: Filter,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// The qualified image(s) for an OS version and DC/OS version; exit 1 and
+    /// show what is nearest when there is none.
+    Find {
+        #[command(flatten)]
+        filter: Filter,
+        #[arg(long, value_enum, default_value_t = FindFormat::Text)]
+        format: FindFormat,
+    },
+    /// The tree with what is qualified, at a glance.
+    Tree,
+    /// Write the JSON Schemas of the tree's files (or check they are current).
+    Schemas {
+        #[arg(long, value_name = "DIR", default_value = "schemas")]
+        out: PathBuf,
+        /// Exit 1 when a schema file differs from what the types produce.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FindFormat {
+    /// `IMAGE REGION PATH` per line.
+    Text,
+    Json,
+}
+
+/// A command line, checked: the root exists, its config is valid, codes exist.
+pub struct Invocation {
+    pub root: PathBuf,
+    pub config: RootConfig,
+    pub command: Command,
+    pub ignore: BTreeSet<Code>,
+}
+
+impl Invocation {
+    pub fn from_cli(cli: Cli) -> Result<Invocation, Error> {
+        let root = cli.root.canonicalize().map_err(|e| {
+            Error::usage(format!("the tree root {} cannot be opened: {e}", cli.root.display()), "pass an existing directory with --root")
+        })?;
+        let config = RootConfig::load(&root)?;
+        let mut ignore = BTreeSet::new();
+        if let Command::Validate { ignore: names, .. } = &cli.command {
+            for name in names {
+                let code = Code::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+                    let hint = match crate::diagnostic::did_you_mean(name, &known) {
+                        Some(k) => format!("did you mean `{k}`? `dcos-images validate --codes` lists them all"),
+                        None => "`dcos-images validate --codes` lists them all".to_owned(),
+                    };
+                    Error::usage(format!("--ignore {name}: no such diagnostic code"), hint)
+                })?;
+                ignore.insert(code);
+            }
+        }
+        if let Command::Find { filter, .. } = &cli.command {
+            if filter.os.is_none() || filter.os_version.is_none() || filter.dcos.is_none() {
+                return Err(Error::usage(
+                    "find needs --os, --os-version and --dcos",
+                    "e.g. dcos-images find --os centos --os-version 7.8 --dcos 2.1.1 --region us-west-2",
+                ));
+            }
+        }
+        Ok(Invocation { root, config, command: cli.command, ignore })
+    }
+
+    fn load_tree(&self) -> Result<Tree, Error> {
+        Ok(Tree::load(&self.root, &self.config.tree.exclude)?)
+    }
+}
+
+/// Parses the process's arguments, runs, and returns the exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let code = match Invocation::from_cli(cli).and_then(run) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::ExitCode::from(code)
+}
+
+pub fn run(inv: Invocation) -> Result<u8, Error> {
+    match &inv.command {
+        Command::Validate { paths, format, codes, .. } => {
+            if *codes {
+                for c in Code::ALL {
+                    println!("{:<30} {:<8} {}", c.as_str(), format!("{:?}", c.severity()).to_lowercase(), c.description());
+                }
+                return Ok(exit::SUCCESS);
+            }
+            let tree = inv.load_tree()?;
+            let selection = select(&tree, &inv.root, paths)?;
+            let diags: Vec<_> = validate::validate(&tree)
+                .into_iter()
+                .filter(|d| !inv.ignore.contains(&d.code))
+                .filter(|d| selection.keeps(d, &tree))
+                .collect();
+            print!("{}", validate::output::render(*format, &diags, selection.count(&tree)));
+            Ok(if validate::counts(&diags).0 > 0 { exit::NEGATIVE } else { exit::SUCCESS })
+        }
+        Command::List { filter, format } => {
+            let tree = inv.load_tree()?;
+            print!("{}", browse::render_list(&browse::rows(&tree, filter), *format));
+            Ok(exit::SUCCESS)
+        }
+        Command::Find { filter, format } => {
+            let tree = inv.load_tree()?;
+            match browse::find(&tree, filter) {
+                FindOutcome::Found(found) => {
+                    match format {
+                        FindFormat::Text => found.iter().for_each(|(image, region, path)| println!("{image} {region} {path}")),
+                        FindFormat::Json => {
+                            let items: Vec<_> = found
+                                .iter()
+                                .map(|(image, region, path)| serde_json::json!({"image": image, "region": region, "path": path}))
+                                .collect();
+                            println!("{}", serde_json::to_string_pretty(&items).expect("serializes"));
+                        }
+                    }
+                    Ok(exit::SUCCESS)
+                }
+                FindOutcome::NotFound { reason, nearest } => {
+                    eprintln!("{reason}");
+                    if nearest.is_empty() {
+                        eprintln!("nothing near it in the tree; `dcos-images tree` shows what there is");
+                    } else {
+                        eprintln!("nearest:");
+                        for r in &nearest {
+                            let images = if r.images.is_empty() {
+                                "not qualified".to_owned()
+                            } else {
+                                r.images.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+                            };
+                            eprintln!("  {}  {images}", r.path);
+                        }
+                    }
+                    Ok(exit::NEGATIVE)
+                }
+            }
+        }
+        Command::Tree => {
+            let tree = inv.load_tree()?;
+            print!("{}", browse::render_tree(&tree));
+            Ok(exit::SUCCESS)
+        }
+        Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),
+    }
+}
+
+fn schemas(dir: &Path, check: bool) -> Result<u8, Error> {
+    let mut stale = Vec::new();
+    for (name, text) in crate::schema::all() {
+        let path = dir.join(name);
+        if check {
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        } else {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_owned(), source })?;
+            crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| Error::Write { path: path.clone(), source })?;
+            println!("wrote {}", path.display());
+        }
+    }
+    if stale.is_empty() {
+        Ok(exit::SUCCESS)
+    } else {
+        eprintln!("schemas differ from the Rust types: {}\n  = help: run `dcos-images schemas --out schemas` and commit the result", stale.join(", "));
+        Ok(exit::NEGATIVE)
+    }
+}
+
+/// Which build directories `validate PATH...` is about.
+struct Selection {
+    /// None: the whole tree.
+    dirs: Option<BTreeSet<String>>,
+    prefixes: Vec<String>,
+}
+
+fn select(tree: &Tree, root: &Path, paths: &[PathBuf]) -> Result<Selection, Error> {
+    if paths.is_empty() {
+        return Ok(Selection { dirs: None, prefixes: Vec::new() });
+    }
+    let mut dirs = BTreeSet::new();
+    let mut prefixes = Vec::new();
+    for p in paths {
+        let abs = p.canonicalize().map_err(|e| Error::usage(format!("{}: {e}", p.display()), "pass build directories that exist"))?;
+        let rel = abs.strip_prefix(root).map_err(|_| {
+            Error::usage(format!("{} is outside the tree {}", p.display(), root.display()), "pass --root with the tree that holds it")
+        })?;
+        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let under = |d: &str| rel.is_empty() || d == rel || d.starts_with(&format!("{rel}/"));
+        let below: Vec<&str> = tree.dirs.iter().map(|d| d.dir.rel.as_str()).filter(|d| under(d)).collect();
+        let picked: Vec<&str> = if below.is_empty() {
+            // A file or directory inside a build directory: the deepest one holding it.
+            tree.dirs
+                .iter()
+                .map(|d| d.dir.rel.as_str())
+                .filter(|d| rel.starts_with(&format!("{d}/")))
+                .max_by_key(|d| d.len())
+                .into_iter()
+                .collect()
+        } else {
+            below
+        };
+        let misplaced_here = tree.misplaced.iter().any(|(f, _)| under(f));
+        if picked.is_empty() && !misplaced_here {
+            return Err(Error::usage(
+                format!("{} holds no build directory", p.display()),
+                "pass a directory with packer.json at <os>/<os-version>/<cloud>/DCOS-<v>/docker-<v>[/<variant>]",
+            ));
+        }
+        dirs.extend(picked.into_iter().map(str::to_owned));
+        prefixes.push(rel);
+    }
+    Ok(Selection { dirs: Some(dirs), prefixes })
+}
+
+impl Selection {
+    fn keeps(&self, d: &crate::diagnostic::Diagnostic, tree: &Tree) -> bool {
+        let Some(dirs) = &self.dirs else { return true };
+        match &d.build_dir {
+            Some(bd) => dirs.contains(bd),
+            // A file of no build directory: a base_images.json that applies to a
+            // selected directory, or a misplaced packer.json under a given path.
+            None => {
+                self.prefixes.iter().any(|p| p.is_empty() || d.file.starts_with(&format!("{p}/")))
+                    || tree
+                        .dirs
+                        .iter()
+                        .filter(|x| dirs.contains(&x.dir.rel))
+                        .any(|x| tree.base_images_for(&x.dir).is_some_and(|b| b.rel == d.file))
+            }
+        }
+    }
+
+    fn count(&self, tree: &Tree) -> usize {
+        self.dirs.as_ref().map_or(tree.dirs.len(), BTreeSet::len)
+    }
+}

@@ -1,0 +1,94 @@
+//! `dcos-images.yaml` at the tree root: settings of the harness itself.
+//! Optional; unknown keys are errors with a "did you mean".
+
+use crate::diagnostic::did_you_mean;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "dcos-images.yaml";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "dcos-images.yaml", description = "Settings of dcos-images for one tree, at the tree's root.")]
+pub struct RootConfig {
+    #[serde(default)]
+    pub tree: TreeConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TreeConfig {
+    /// Directories (relative to the root) that hold no build directories of
+    /// the tree, e.g. test fixtures. Hidden directories and `target/` are
+    /// always skipped.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {message}\n  = help: {hint}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+    pub hint: String,
+}
+
+impl RootConfig {
+    /// Reads `<root>/dcos-images.yaml`; the defaults when there is none.
+    pub fn load(root: &Path) -> Result<RootConfig, ConfigError> {
+        let file = root.join(FILE_NAME);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RootConfig::default()),
+            Err(e) => {
+                return Err(ConfigError { file, line: None, message: format!("cannot read: {e}"), hint: "check its permissions".into() })
+            }
+        };
+        parse_strict(&text).map_err(|(line, message, hint)| ConfigError { file, line, message, hint })
+    }
+}
+
+/// Strict YAML: serde's `deny_unknown_fields` message, turned into a hint that
+/// suggests the closest known key. Works for nested sections as they are added.
+pub fn parse_strict<T: serde::de::DeserializeOwned + Default>(text: &str) -> Result<T, (Option<usize>, String, String)> {
+    if text.trim().lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Ok(T::default());
+    }
+    serde_yaml::from_str::<T>(text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        let mut message = e.to_string();
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        let hint = match message.split_once("unknown field `") {
+            Some((_, rest)) => {
+                let unknown = rest.split('`').next().unwrap_or_default();
+                let known: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+                match did_you_mean(unknown, &known) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("remove `{unknown}`; see README.md for every key"),
+                }
+            }
+            None => "see README.md for every key and its type".to_owned(),
+        };
+        (line, message, hint)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_get_a_suggestion() {
+        let (line, message, hint) = parse_strict::<RootConfig>("tree:\n  exlude: [tests]\n").unwrap_err();
+        assert_eq!(line, Some(2));
+        assert!(message.contains("unknown field `exlude`"), "{message}");
+        assert_eq!(hint, "did you mean `exclude`?");
+        let c = parse_strict::<RootConfig>("tree:\n  exclude: [tests]\n").unwrap();
+        assert_eq!(c.tree.exclude, vec!["tests"]);
+        assert_eq!(parse_strict::<RootConfig>("# nothing\n").unwrap(), RootConfig::default());
+    }
+}

@@ -1,0 +1,109 @@
+//! `packer_build_history.json`: packer's `manifest` post-processor output. Each
+//! build appends an entry; `last_run_uuid` names the newest run.
+
+use super::{parse_json, Parsed, RegionImages};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[schemars(title = "packer_build_history.json", description = "Packer's manifest post-processor output: every build of this directory.")]
+pub struct BuildHistory {
+    pub builds: Vec<HistoryBuild>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_uuid: Option<String>,
+    /// Fields a newer packer writes are kept so a rewrite loses nothing.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+pub struct HistoryBuild {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub builder_type: String,
+    /// Unix seconds.
+    pub build_time: i64,
+    #[serde(default)]
+    pub files: Option<serde_json::Value>,
+    /// `region:ami,region:ami`.
+    #[schemars(regex(pattern = r"^[a-z0-9-]+:ami-[0-9a-f]+(,[a-z0-9-]+:ami-[0-9a-f]+)*$"))]
+    pub artifact_id: String,
+    #[serde(default)]
+    pub packer_run_uuid: String,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl BuildHistory {
+    pub fn parse(text: &str) -> Parsed<BuildHistory> {
+        parse_json(text, "packer's manifest: {\"builds\": [...], \"last_run_uuid\": \"...\"}")
+    }
+
+    /// The build `last_run_uuid` names; the last entry when it names none.
+    pub fn last_build(&self) -> Option<&HistoryBuild> {
+        self.last_run_uuid
+            .as_deref()
+            .and_then(|uuid| self.builds.iter().rev().find(|b| b.packer_run_uuid == uuid))
+            .or_else(|| self.builds.last())
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("history serializes");
+        s.push('\n');
+        s
+    }
+}
+
+impl HistoryBuild {
+    /// The images of this build, per region, from `artifact_id`.
+    pub fn images(&self) -> Result<RegionImages, String> {
+        parse_artifact_id(&self.artifact_id)
+    }
+
+    pub fn built_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp(self.build_time, 0)
+    }
+}
+
+/// `us-east-1:ami-1,us-west-2:ami-2` -> {us-east-1: ami-1, us-west-2: ami-2}.
+pub fn parse_artifact_id(artifact_id: &str) -> Result<RegionImages, String> {
+    artifact_id
+        .split(',')
+        .map(|pair| match pair.trim().split_once(':') {
+            Some((region, image)) if !region.is_empty() && !image.is_empty() => Ok((region.to_owned(), image.to_owned())),
+            _ => Err(format!("`{pair}` is not `region:image`")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_ids_split_into_regions() {
+        let m = parse_artifact_id("us-east-1:ami-0af0c2319f0691dab,us-west-2:ami-01a97f895e65e7dfa").unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["us-west-2"], "ami-01a97f895e65e7dfa");
+        assert!(parse_artifact_id("ami-01a97f895e65e7dfa").is_err());
+    }
+
+    #[test]
+    fn last_build_follows_last_run_uuid() {
+        let text = r#"{"builds":[
+            {"name":"a","builder_type":"amazon-ebs","build_time":1,"files":null,"artifact_id":"r:ami-1","packer_run_uuid":"u1"},
+            {"name":"a","builder_type":"amazon-ebs","build_time":2,"files":null,"artifact_id":"r:ami-2","packer_run_uuid":"u2"}],
+            "last_run_uuid":"u1"}"#;
+        let h = BuildHistory::parse(text).value.unwrap();
+        assert_eq!(h.last_build().unwrap().packer_run_uuid, "u1");
+    }
+
+    #[test]
+    fn rewrite_keeps_unknown_fields() {
+        let text = r#"{"builds":[{"name":"a","builder_type":"t","build_time":1,"files":null,"artifact_id":"r:ami-1","packer_run_uuid":"u","custom_data":{"k":"v"}}],"last_run_uuid":"u","x":1}"#;
+        let h = BuildHistory::parse(text).value.unwrap();
+        let again: serde_json::Value = serde_json::from_str(&h.to_json()).unwrap();
+        assert_eq!(again, serde_json::from_str::<serde_json::Value>(text).unwrap());
+    }
+}

@@ -1,0 +1,73 @@
+//! Duplicate keys in JSON. serde_json keeps the last of two equal keys without a
+//! word; packer does the same, so a duplicated `source_ami` silently wins. This
+//! scanner runs over text that already parsed, so it only tracks strings,
+//! nesting and which strings are keys.
+
+use super::line_at;
+use crate::diagnostic::{Code, FileProblem};
+use std::collections::HashSet;
+
+pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
+    let bytes = text.as_bytes();
+    // One entry per open object (Some(keys)) or array (None).
+    let mut stack: Vec<Option<HashSet<&str>>> = Vec::new();
+    let mut problems = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => stack.push(Some(HashSet::new())),
+            b'[' => stack.push(None),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < bytes.len() && bytes[j] != b'"' {
+                    j += if bytes[j] == b'\\' { 2 } else { 1 };
+                }
+                let s = &text[start..j.min(text.len())];
+                let mut k = j + 1;
+                while k < bytes.len() && bytes[k].is_ascii_whitespace() {
+                    k += 1;
+                }
+                if k < bytes.len() && bytes[k] == b':' {
+                    if let Some(Some(keys)) = stack.last_mut() {
+                        if !keys.insert(s) {
+                            problems.push(FileProblem::new(
+                                Code::DuplicateKey,
+                                Some(line_at(text, i)),
+                                format!("key \"{s}\" is set twice in one object; the last one wins silently"),
+                                "remove one of the two entries",
+                            ));
+                        }
+                    }
+                }
+                i = j;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_duplicates_per_object_with_lines() {
+        let text = "{\n \"a\": 1,\n \"b\": {\"a\": 2},\n \"c\": [\"a\", \"a\"],\n \"a\": 3\n}";
+        let found = duplicate_keys(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].line, Some(5));
+        assert!(found[0].message.contains("\"a\""));
+    }
+
+    #[test]
+    fn escaped_quotes_do_not_confuse_it() {
+        let text = r#"{"a\"b": 1, "x": "a\"b", "a\"b2": 2}"#;
+        assert!(duplicate_keys(text).is_empty());
+    }
+}

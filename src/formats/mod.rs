@@ -1,0 +1,215 @@
+//! One module per file format of the tree. Each parser takes the file's text and
+//! returns typed data or [`FileProblem`]s that carry a line and a hint.
+
+pub mod base_images;
+pub mod dcos_images;
+pub mod history;
+pub mod image_id;
+pub mod json_keys;
+pub mod packer;
+pub mod publish_config;
+pub mod tfvars;
+
+use crate::diagnostic::{Code, FileProblem};
+
+/// The 1-based line of the first occurrence of `needle` in `text`.
+pub fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle).map(|at| line_at(text, at))
+}
+
+/// The 1-based line of byte offset `at`.
+pub fn line_at(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// The line of a `"key":` in a JSON text (its `nth` occurrence, 0-based).
+pub fn line_of_json_key(text: &str, key: &str, nth: usize) -> Option<usize> {
+    let quoted = format!("\"{key}\"");
+    let mut from = 0;
+    let mut seen = 0;
+    while let Some(pos) = text[from..].find(&quoted) {
+        let at = from + pos;
+        let rest = text[at + quoted.len()..].trim_start();
+        if rest.starts_with(':') {
+            if seen == nth {
+                return Some(line_at(text, at));
+            }
+            seen += 1;
+        }
+        from = at + quoted.len();
+    }
+    None
+}
+
+/// The line of a top-level `key:` in a YAML text.
+pub fn line_of_yaml_key(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|l| {
+        l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))
+            || l.strip_prefix(&format!("\"{key}\"")).is_some_and(|r| r.trim_start().starts_with(':'))
+            || l.strip_prefix(&format!("'{key}'")).is_some_and(|r| r.trim_start().starts_with(':'))
+    })
+    .map(|i| i + 1)
+}
+
+/// The line of the second `key:` in a YAML text, at any indentation.
+fn second_yaml_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim_start().trim_start_matches("- ");
+            [key.to_owned(), format!("\"{key}\""), format!("'{key}'")]
+                .iter()
+                .any(|k| t.strip_prefix(k.as_str()).is_some_and(|r| r.trim_start().starts_with(':')))
+        })
+        .nth(1)
+        .map(|(i, _)| i + 1)
+}
+
+/// Whether a serde error is about a repeated key, which the duplicate-key
+/// scanner reports on its own.
+pub(crate) fn is_duplicate_field(err: &serde_json::Error) -> bool {
+    err.to_string().contains("duplicate field")
+}
+
+/// A JSON syntax error, or a type error against the typed view.
+pub fn json_problem(err: &serde_json::Error, what: &str) -> FileProblem {
+    let line = (err.line() > 0).then_some(err.line());
+    let message = strip_json_position(&err.to_string());
+    if err.is_data() {
+        FileProblem::new(
+            Code::InvalidValue,
+            line,
+            format!("{message} (column {})", err.column()),
+            format!("fix the value so that it is {what}"),
+        )
+    } else {
+        FileProblem::new(
+            Code::ParseError,
+            line,
+            format!("invalid JSON: {message} (column {})", err.column()),
+            "fix the JSON syntax at that position (a missing comma, quote or bracket is the usual cause)",
+        )
+    }
+}
+
+fn strip_json_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// A YAML error: syntax, duplicate key, or a type error against the typed view.
+pub fn yaml_problem(text: &str, err: &serde_yaml::Error, typed: bool, what: &str) -> FileProblem {
+    let loc = err.location();
+    let line = loc.as_ref().map(|l| l.line());
+    let column = loc.as_ref().map(|l| l.column()).unwrap_or(0);
+    let mut message = err.to_string();
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    if message.contains("duplicate entry") || message.contains("duplicate field") {
+        // serde_yaml points at the mapping; point at the second occurrence.
+        let key = message.split(['"', '`']).nth(1).unwrap_or_default();
+        let second = (!key.is_empty()).then(|| second_yaml_key_line(text, key)).flatten();
+        FileProblem::new(
+            Code::DuplicateKey,
+            second.or(line),
+            message,
+            "keep one of the two entries: YAML readers disagree about which one wins",
+        )
+    } else if typed {
+        FileProblem::new(
+            Code::InvalidValue,
+            line,
+            format!("{message} (column {column})"),
+            format!("fix the value so that it is {what}"),
+        )
+    } else {
+        FileProblem::new(
+            Code::ParseError,
+            line,
+            format!("invalid YAML: {message} (column {column})"),
+            "fix the YAML syntax at that position (indentation and unquoted `:` are the usual causes)",
+        )
+    }
+}
+
+/// Region -> image maps are read as ordered pairs so that a value of the wrong
+/// type is reported with its key, and so that duplicates are seen.
+pub type RegionImages = std::collections::BTreeMap<String, String>;
+
+/// What a parser produced: the value when the file could be read at all, and
+/// the problems found on the way (a duplicate key still leaves a value).
+#[derive(Debug)]
+pub struct Parsed<T> {
+    pub value: Option<T>,
+    pub problems: Vec<FileProblem>,
+}
+
+impl<T> Parsed<T> {
+    pub fn ok(value: T) -> Self {
+        Parsed { value: Some(value), problems: Vec::new() }
+    }
+    pub fn failed(problem: FileProblem) -> Self {
+        Parsed { value: None, problems: vec![problem] }
+    }
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
+        Parsed { value: self.value.map(f), problems: self.problems }
+    }
+}
+
+/// JSON into `T`: syntax errors are `parse-error`, type errors `invalid-value`,
+/// repeated keys `duplicate-key`. `what` describes the expected shape.
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Parsed<T> {
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        return Parsed::failed(json_problem(&e, what));
+    }
+    let problems = json_keys::duplicate_keys(text);
+    match serde_json::from_str::<T>(text) {
+        Ok(v) => Parsed { value: Some(v), problems },
+        // The last of two equal keys wins, as in packer; the scanner reported it.
+        Err(e) if is_duplicate_field(&e) => {
+            let value = serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| serde_json::from_value(v).ok());
+            Parsed { value, problems }
+        }
+        Err(e) => {
+            let mut problems = problems;
+            problems.push(json_problem(&e, what));
+            Parsed { value: None, problems }
+        }
+    }
+}
+
+/// YAML into `T`, with the same split of codes as [`parse_json`]. An empty
+/// document (only comments) is read as `empty`.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, what: &str, empty: impl FnOnce() -> Option<T>) -> Parsed<T> {
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Err(e) => Parsed::failed(yaml_problem(text, &e, false, what)),
+        Ok(serde_yaml::Value::Null) => match empty() {
+            Some(v) => Parsed::ok(v),
+            None => Parsed::failed(FileProblem::new(
+                Code::InvalidValue,
+                None,
+                "the file is empty",
+                format!("write {what}, or delete the file"),
+            )),
+        },
+        Ok(_) => match serde_yaml::from_str::<T>(text) {
+            Ok(v) => Parsed::ok(v),
+            Err(e) => Parsed::failed(yaml_problem(text, &e, true, what)),
+        },
+    }
+}
+
+/// The JSON Schema of a region -> image id map.
+fn region_image_map_schema(title: &str, description: &str) -> schemars::schema::Schema {
+    serde_json::from_value(serde_json::json!({
+        "title": title,
+        "description": description,
+        "type": "object",
+        "propertyNames": { "pattern": "^[a-z]{2}(-gov)?-[a-z]+-[0-9]+$" },
+        "additionalProperties": { "type": "string", "pattern": "^ami-([0-9a-f]{8}|[0-9a-f]{17})$" }
+    }))
+    .expect("a literal schema is valid")
+}

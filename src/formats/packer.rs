@@ -1,0 +1,247 @@
+//! `packer.json`: packer's JSON template. The document is kept whole (key order
+//! and every field packer knows and we do not), and typed views of the parts the
+//! harness reads sit beside it. Edits go through methods that change both, so a
+//! rewrite only differs where the harness meant to change something.
+
+use super::{json_problem, json_keys, Parsed};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct PackerTemplate {
+    doc: Value,
+    pub builders: Vec<Builder>,
+    pub provisioners: Vec<Provisioner>,
+    pub post_processors: Vec<PostProcessor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Builder {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub source_ami: Option<String>,
+    #[serde(default)]
+    pub ssh_username: Option<String>,
+    #[serde(default)]
+    pub ami_regions: Vec<String>,
+    #[serde(default)]
+    pub ami_description: Option<String>,
+}
+
+impl Builder {
+    /// Every region the build leaves an image in: the build region and the copies.
+    pub fn image_regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = self.region.iter().chain(&self.ami_regions).cloned().collect();
+        regions.sort();
+        regions.dedup();
+        regions
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Provisioner {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub script: Option<String>,
+    #[serde(default)]
+    pub scripts: Vec<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub direction: Option<String>,
+}
+
+impl Provisioner {
+    /// Local files this provisioner uploads or runs.
+    pub fn local_files(&self) -> Vec<&str> {
+        let mut files: Vec<&str> = Vec::new();
+        match self.kind.as_str() {
+            "shell" | "powershell" | "windows-shell" => {
+                files.extend(self.script.as_deref());
+                files.extend(self.scripts.iter().map(String::as_str));
+            }
+            // A download copies from the machine to here: nothing local is read.
+            "file" if self.direction.as_deref() != Some("download") => {
+                files.extend(self.source.as_deref());
+                files.extend(self.sources.iter().map(String::as_str));
+            }
+            _ => {}
+        }
+        files
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PostProcessor {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+/// `post-processors` entries are a name, an object, or a chain (array) of those.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PostProcessorEntry {
+    Name(String),
+    One(PostProcessor),
+    Chain(Vec<PostProcessorEntry>),
+}
+
+impl PostProcessorEntry {
+    fn flatten_into(self, out: &mut Vec<PostProcessor>) {
+        match self {
+            PostProcessorEntry::Name(kind) => out.push(PostProcessor { kind, output: None }),
+            PostProcessorEntry::One(p) => out.push(p),
+            PostProcessorEntry::Chain(items) => items.into_iter().for_each(|i| i.flatten_into(out)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct View {
+    #[serde(default)]
+    builders: Vec<Builder>,
+    #[serde(default)]
+    provisioners: Vec<Provisioner>,
+    #[serde(default, rename = "post-processors")]
+    post_processors: Vec<PostProcessorEntry>,
+}
+
+const WHAT: &str = "what packer's JSON template expects (see packer's amazon-ebs builder documentation)";
+
+impl PackerTemplate {
+    pub fn parse(text: &str) -> Parsed<PackerTemplate> {
+        let doc: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Parsed::failed(json_problem(&e, WHAT)),
+        };
+        let mut problems = json_keys::duplicate_keys(text);
+        if !doc.is_object() {
+            problems.push(crate::diagnostic::FileProblem::new(
+                crate::diagnostic::Code::InvalidValue,
+                Some(1),
+                "a packer template is a JSON object",
+                "start from another build directory's packer.json",
+            ));
+            return Parsed { value: None, problems };
+        }
+        // Parsed from the text (not from `doc`) so type errors keep their line;
+        // with a repeated key, from `doc`, where the last one won as in packer.
+        let view = match serde_json::from_str::<View>(text) {
+            Err(e) if super::is_duplicate_field(&e) => serde_json::from_value::<View>(doc.clone()),
+            other => other,
+        };
+        match view {
+            Ok(view) => {
+                let mut post_processors = Vec::new();
+                view.post_processors.into_iter().for_each(|p| p.flatten_into(&mut post_processors));
+                Parsed {
+                    value: Some(PackerTemplate { doc, builders: view.builders, provisioners: view.provisioners, post_processors }),
+                    problems,
+                }
+            }
+            Err(e) => {
+                problems.push(json_problem(&e, WHAT));
+                Parsed { value: None, problems }
+            }
+        }
+    }
+
+    /// The whole document, for rendering and inspection.
+    pub fn document(&self) -> &Value {
+        &self.doc
+    }
+
+    /// Sets a string field of builder `index` in the document and the view.
+    pub fn set_builder_str(&mut self, index: usize, key: &str, value: &str) {
+        if let Some(builder) = self.doc.get_mut("builders").and_then(|b| b.get_mut(index)).and_then(Value::as_object_mut) {
+            builder.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
+        if let Some(view) = self.builders.get_mut(index) {
+            match key {
+                "source_ami" => view.source_ami = Some(value.to_owned()),
+                "ami_description" => view.ami_description = Some(value.to_owned()),
+                "region" => view.region = Some(value.to_owned()),
+                "ssh_username" => view.ssh_username = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Sets any field of builder `index` in the document only: for settings the
+    /// harness passes to packer and never reads back (endpoints, communicators).
+    pub fn set_builder_value(&mut self, index: usize, key: &str, value: Value) {
+        if let Some(builder) = self.doc.get_mut("builders").and_then(|b| b.get_mut(index)).and_then(Value::as_object_mut) {
+            builder.insert(key.to_owned(), value);
+        }
+    }
+
+    /// The template as written back to disk: two-space indentation, final newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.doc).expect("a JSON value serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Where the manifest post-processor writes, when there is one.
+    pub fn manifest_output(&self) -> Option<&str> {
+        self.post_processors.iter().find(|p| p.kind == "manifest").map(|p| p.output.as_deref().unwrap_or("packer-manifest.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"{
+  "variables": {"region": "us-west-2"},
+  "builders": [{"type": "amazon-ebs", "zzz_unknown": 1, "region": "us-west-2", "source_ami": "ami-0a248ce88bcc7bd23",
+                "ssh_username": "centos", "ami_regions": ["us-east-1", "us-west-2"], "ami_description": "x"}],
+  "provisioners": [
+    {"type": "file", "source": "./a.sh", "destination": "/tmp/a.sh"},
+    {"type": "file", "source": "/tmp/out", "destination": "out", "direction": "download"},
+    {"type": "shell", "script": "install_dcos_prerequisites.sh"},
+    {"type": "shell", "scripts": ["b.sh", "c.sh"]},
+    {"type": "shell", "inline": ["true"]}
+  ],
+  "post-processors": [[{"output": "packer_build_history.json", "strip_path": true, "type": "manifest"}]]
+}"#;
+
+    #[test]
+    fn reads_builders_provisioners_and_nested_post_processors() {
+        let t = PackerTemplate::parse(TEMPLATE).value.unwrap();
+        assert_eq!(t.builders[0].image_regions(), vec!["us-east-1", "us-west-2"]);
+        let files: Vec<&str> = t.provisioners.iter().flat_map(|p| p.local_files()).collect();
+        assert_eq!(files, vec!["./a.sh", "install_dcos_prerequisites.sh", "b.sh", "c.sh"]);
+        assert_eq!(t.manifest_output(), Some("packer_build_history.json"));
+    }
+
+    #[test]
+    fn edits_keep_key_order_and_unknown_fields() {
+        let mut t = PackerTemplate::parse(TEMPLATE).value.unwrap();
+        t.set_builder_str(0, "source_ami", "ami-03cf127a");
+        let out = t.to_json();
+        let builders = &out[out.find("\"builders\"").unwrap()..];
+        let keys: Vec<&str> = builders.lines().filter_map(|l| l.trim().strip_prefix('"')?.split('"').next()).collect();
+        let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+        assert!(pos("zzz_unknown") < pos("region") && pos("region") < pos("source_ami"));
+        assert!(out.contains("\"source_ami\": \"ami-03cf127a\""));
+        assert_eq!(t.builders[0].source_ami.as_deref(), Some("ami-03cf127a"));
+    }
+
+    #[test]
+    fn type_errors_carry_their_line() {
+        let p = PackerTemplate::parse("{\n\"builders\": [\n{\"type\": \"amazon-ebs\",\n\"ami_regions\": \"us-east-1\"}]}");
+        assert_eq!(p.problems[0].code, crate::diagnostic::Code::InvalidValue);
+        assert_eq!(p.problems[0].line, Some(4));
+    }
+}

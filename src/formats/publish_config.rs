@@ -1,0 +1,151 @@
+//! `publish_and_test_config.yaml`: when to publish and which tests to run.
+//! Strict: an unknown key is an error, because a misspelt
+//! `publish_dcos_images_after` would otherwise publish at the default step.
+
+use super::{line_of_yaml_key, parse_yaml, Parsed};
+use crate::diagnostic::{unknown_key_hint, Code, FileProblem};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The step after which `dcos_images.yaml` is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishStep {
+    /// Right after `packer build` succeeded.
+    PackerBuild,
+    /// After terraform created the cluster and DC/OS installed.
+    #[default]
+    DcosInstallation,
+    /// Only when the integration tests passed.
+    IntegrationTests,
+    /// Never: no image is built; the tests run against the recorded images.
+    Never,
+}
+
+impl PublishStep {
+    pub const NAMES: [&'static str; 4] = ["packer_build", "dcos_installation", "integration_tests", "never"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublishStep::PackerBuild => "packer_build",
+            PublishStep::DcosInstallation => "dcos_installation",
+            PublishStep::IntegrationTests => "integration_tests",
+            PublishStep::Never => "never",
+        }
+    }
+}
+
+impl fmt::Display for PublishStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "publish_and_test_config.yaml", description = "When dcos-images publishes the images of a build directory, and which tests it runs.")]
+pub struct PublishTestConfig {
+    /// The step after which dcos_images.yaml is committed.
+    #[serde(default)]
+    pub publish_dcos_images_after: PublishStep,
+    /// Run the DC/OS integration tests on the cluster.
+    #[serde(default = "yes")]
+    pub run_integration_tests: bool,
+    /// Run the framework tests on the cluster.
+    #[serde(default = "yes")]
+    pub run_framework_tests: bool,
+    /// Test files (`test_auth.py`) or one `-k '<pytest expression>'` item; absent = all tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests_to_run: Option<Vec<String>>,
+}
+
+impl Default for PublishTestConfig {
+    fn default() -> Self {
+        PublishTestConfig {
+            publish_dcos_images_after: PublishStep::default(),
+            run_integration_tests: true,
+            run_framework_tests: true,
+            tests_to_run: None,
+        }
+    }
+}
+
+pub const KEYS: [&str; 4] = ["publish_dcos_images_after", "run_integration_tests", "run_framework_tests", "tests_to_run"];
+
+impl PublishTestConfig {
+    pub fn parse(text: &str) -> Parsed<PublishTestConfig> {
+        // Unknown keys first, each with its line, so that every one is reported
+        // with a suggestion rather than serde's first-error-only message.
+        if let Ok(serde_yaml::Value::Mapping(map)) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+            let unknown: Vec<FileProblem> = map
+                .keys()
+                .filter_map(|k| {
+                    let name = match k {
+                        serde_yaml::Value::String(s) => s.clone(),
+                        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_owned(),
+                    };
+                    (!KEYS.contains(&name.as_str())).then(|| {
+                        FileProblem::new(
+                            Code::UnknownKey,
+                            line_of_yaml_key(text, &name),
+                            format!("unknown key `{name}`"),
+                            unknown_key_hint(&name, &KEYS),
+                        )
+                    })
+                })
+                .collect();
+            if !unknown.is_empty() {
+                return Parsed { value: None, problems: unknown };
+            }
+        }
+        parse_yaml(
+            text,
+            &format!("one of the documented values (publish_dcos_images_after: {})", PublishStep::NAMES.join(" | ")),
+            || Some(PublishTestConfig::default()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_to_absent_keys_and_empty_files() {
+        let c = PublishTestConfig::parse("# only a comment\n").value.unwrap();
+        assert_eq!(c, PublishTestConfig::default());
+        let c = PublishTestConfig::parse("run_framework_tests: false").value.unwrap();
+        assert_eq!(c.publish_dcos_images_after, PublishStep::DcosInstallation);
+        assert!(c.run_integration_tests);
+        assert!(!c.run_framework_tests);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_suggestion_and_line() {
+        let p = PublishTestConfig::parse("run_framework_tests: false\npublish_dcos_image_after: never\n");
+        assert!(p.value.is_none());
+        assert_eq!(p.problems[0].code, Code::UnknownKey);
+        assert_eq!(p.problems[0].line, Some(2));
+        assert!(p.problems[0].hint.contains("did you mean `publish_dcos_images_after`"));
+    }
+
+    #[test]
+    fn bad_values_are_invalid_values_with_line() {
+        let p = PublishTestConfig::parse("run_framework_tests: false\npublish_dcos_images_after: sometimes\n");
+        assert_eq!(p.problems[0].code, Code::InvalidValue);
+        assert_eq!(p.problems[0].line, Some(2));
+        let p = PublishTestConfig::parse("tests_to_run: test_auth.py\n");
+        assert_eq!(p.problems[0].code, Code::InvalidValue);
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported() {
+        let p = PublishTestConfig::parse("run_framework_tests: false\nrun_framework_tests: true\n");
+        assert_eq!(p.problems[0].code, Code::DuplicateKey);
+    }
+}

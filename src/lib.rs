@@ -1,0 +1,15 @@
+//! dcos-images: qualify machine images for DC/OS and browse the compatibility tree.
+//!
+//! Data flows one way: the tree ([`tree`]) is read into typed files
+//! ([`formats`]), checked ([`validate`]) and browsed ([`browse`]).
+
+pub mod browse;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod error;
+pub mod formats;
+pub mod fsutil;
+pub mod schema;
+pub mod tree;
+pub mod validate;

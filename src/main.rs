@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    dcos_images::cli::main()
+}

@@ -1,0 +1,343 @@
+//! The compatibility tree: discovery of build directories (walkdir) and the
+//! loading of every file they hold into typed values.
+//!
+//! A build directory is a directory holding `packer.json` at
+//! `<os>/<os-version>/<cloud>/DCOS-<version>/docker-<version>[/<variant>]`.
+
+pub mod version;
+
+use crate::diagnostic::{Code, FileProblem};
+use crate::formats::{
+    base_images::BaseImages, dcos_images::DcosImages, history::BuildHistory, packer::PackerTemplate,
+    publish_config::PublishTestConfig, tfvars::Tfvars, Parsed,
+};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub const PACKER: &str = "packer.json";
+pub const BASE_IMAGES: &str = "base_images.json";
+pub const DCOS_IMAGES: &str = "dcos_images.yaml";
+pub const HISTORY: &str = "packer_build_history.json";
+pub const PUBLISH_CONFIG: &str = "publish_and_test_config.yaml";
+pub const PROFILE: &str = "cluster_profile.tfvars";
+pub const LEGACY_PROFILE: &str = "desired_cluster_profile.tfvars";
+pub const INSTALL_SCRIPT: &str = "install_dcos_prerequisites.sh";
+pub const LEGACY_SETUP: &str = "setup.sh";
+
+/// Where a build directory sits in the tree: what it qualifies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Coordinates {
+    pub os: String,
+    pub os_version: String,
+    pub cloud: String,
+    pub dcos_version: String,
+    pub docker_version: String,
+    pub variant: Option<String>,
+}
+
+impl Coordinates {
+    /// Reads the coordinates from a path relative to the root, or says why the
+    /// path is not a build directory's.
+    pub fn from_rel(rel: &str) -> Result<Coordinates, String> {
+        let parts: Vec<&str> = rel.split('/').collect();
+        if !(5..=6).contains(&parts.len()) {
+            return Err(format!("it is {} levels deep; build directories are 5 or 6 levels deep", parts.len()));
+        }
+        let dcos = parts[3].strip_prefix("DCOS-").filter(|v| !v.is_empty());
+        let docker = parts[4].strip_prefix("docker-").filter(|v| !v.is_empty());
+        match (dcos, docker) {
+            (Some(dcos), Some(docker)) => Ok(Coordinates {
+                os: parts[0].to_owned(),
+                os_version: parts[1].to_owned(),
+                cloud: parts[2].to_owned(),
+                dcos_version: dcos.to_owned(),
+                docker_version: docker.to_owned(),
+                variant: parts.get(5).map(|v| (*v).to_owned()),
+            }),
+            (None, _) => Err(format!("its fourth level `{}` is not `DCOS-<version>`", parts[3])),
+            (_, None) => Err(format!("its fifth level `{}` is not `docker-<version>`", parts[4])),
+        }
+    }
+
+    /// Sorts build directories the way people read them: by OS, then versions
+    /// compared as versions.
+    pub fn cmp_versions(&self, other: &Coordinates) -> std::cmp::Ordering {
+        use version::compare;
+        self.os
+            .cmp(&other.os)
+            .then_with(|| compare(&self.os_version, &other.os_version))
+            .then_with(|| self.cloud.cmp(&other.cloud))
+            .then_with(|| compare(&self.dcos_version, &other.dcos_version))
+            .then_with(|| compare(&self.docker_version, &other.docker_version))
+            .then_with(|| self.variant.cmp(&other.variant))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildDir {
+    /// Relative to the root, `/`-separated.
+    pub rel: String,
+    pub abs: PathBuf,
+    pub coords: Coordinates,
+}
+
+impl BuildDir {
+    pub fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.rel)
+    }
+}
+
+/// A file of the tree as read: its path, its text (for line look-ups) and what
+/// its parser made of it.
+#[derive(Debug)]
+pub struct TreeFile<T> {
+    pub rel: String,
+    pub text: String,
+    pub parsed: Parsed<T>,
+}
+
+impl<T> TreeFile<T> {
+    pub fn value(&self) -> Option<&T> {
+        self.parsed.value.as_ref()
+    }
+}
+
+/// A build directory with every file it holds, parsed.
+#[derive(Debug)]
+pub struct LoadedBuildDir {
+    pub dir: BuildDir,
+    pub packer: TreeFile<PackerTemplate>,
+    pub publish_config: Option<TreeFile<PublishTestConfig>>,
+    /// `cluster_profile.tfvars`, else the legacy `desired_cluster_profile.tfvars`.
+    pub profile: Option<TreeFile<Tfvars>>,
+    pub has_legacy_profile: bool,
+    pub dcos_images: Option<TreeFile<DcosImages>>,
+    pub history: Option<TreeFile<BuildHistory>>,
+    pub has_install_script: bool,
+    pub has_setup_sh: bool,
+}
+
+impl LoadedBuildDir {
+    /// The directory's publish/test config: the file's, or the defaults when
+    /// there is none. `None` when the file exists but cannot be read.
+    pub fn config(&self) -> Option<PublishTestConfig> {
+        match &self.publish_config {
+            None => Some(PublishTestConfig::default()),
+            Some(f) => f.value().cloned(),
+        }
+    }
+
+    pub fn images(&self) -> Option<&DcosImages> {
+        self.dcos_images.as_ref().and_then(TreeFile::value)
+    }
+
+    pub fn history(&self) -> Option<&BuildHistory> {
+        self.history.as_ref().and_then(TreeFile::value)
+    }
+
+    /// Every parser problem of every file, with the file it belongs to.
+    pub fn file_problems(&self) -> Vec<(&str, &FileProblem)> {
+        fn of<'a, T>(f: &'a TreeFile<T>) -> impl Iterator<Item = (&'a str, &'a FileProblem)> {
+            f.parsed.problems.iter().map(move |p| (f.rel.as_str(), p))
+        }
+        let mut out: Vec<(&str, &FileProblem)> = of(&self.packer).collect();
+        if let Some(f) = &self.publish_config {
+            out.extend(of(f));
+        }
+        if let Some(f) = &self.profile {
+            out.extend(of(f));
+        }
+        if let Some(f) = &self.dcos_images {
+            out.extend(of(f));
+        }
+        if let Some(f) = &self.history {
+            out.extend(of(f));
+        }
+        out
+    }
+}
+
+/// A whole tree, loaded.
+#[derive(Debug)]
+pub struct Tree {
+    pub root: PathBuf,
+    /// Sorted by coordinates, versions compared as versions.
+    pub dirs: Vec<LoadedBuildDir>,
+    /// `base_images.json` files keyed by the directory that holds them.
+    pub base_images: BTreeMap<String, TreeFile<BaseImages>>,
+    /// `packer.json` files outside the layout, with the reason.
+    pub misplaced: Vec<(String, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("cannot read the tree at {path}: {source}")]
+    Walk { path: PathBuf, source: walkdir::Error },
+    #[error("the tree root {0} is not a directory")]
+    NotADirectory(PathBuf),
+}
+
+impl Tree {
+    /// Walks `root` and loads every build directory. Hidden directories,
+    /// `target/` and the `exclude`d paths (relative to the root) are skipped.
+    pub fn load(root: &Path, exclude: &[String]) -> Result<Tree, TreeError> {
+        if !root.is_dir() {
+            return Err(TreeError::NotADirectory(root.to_owned()));
+        }
+        let mut packer_dirs = Vec::new();
+        let mut base_image_dirs = Vec::new();
+        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
+        let walker = walker.filter_entry(|e| {
+            if e.depth() == 0 || !e.file_type().is_dir() {
+                return true;
+            }
+            let name = e.file_name().to_string_lossy();
+            if name.starts_with('.') || name == "target" {
+                return false;
+            }
+            let rel = rel_path(root, e.path());
+            !exclude.iter().any(|x| x.trim_end_matches('/') == rel)
+        });
+        for entry in walker {
+            let entry = entry.map_err(|source| TreeError::Walk { path: root.to_owned(), source })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let parent = entry.path().parent().map(|p| rel_path(root, p)).unwrap_or_default();
+            match entry.file_name().to_str() {
+                Some(PACKER) => packer_dirs.push(parent),
+                Some(BASE_IMAGES) => base_image_dirs.push(parent),
+                _ => {}
+            }
+        }
+
+        let mut misplaced = Vec::new();
+        let mut build_dirs = Vec::new();
+        for rel in packer_dirs {
+            match Coordinates::from_rel(&rel) {
+                Ok(coords) => build_dirs.push(BuildDir { abs: root.join(&rel), rel, coords }),
+                Err(why) => misplaced.push((join_rel(&rel, PACKER), why)),
+            }
+        }
+
+        let mut dirs = parallel_map(build_dirs, load_build_dir);
+        dirs.sort_by(|a, b| a.dir.coords.cmp_versions(&b.dir.coords).then_with(|| a.dir.rel.cmp(&b.dir.rel)));
+        let base_images = base_image_dirs
+            .into_iter()
+            .map(|dir| {
+                let rel = join_rel(&dir, BASE_IMAGES);
+                let file = read_file(&root.join(&rel), rel, BaseImages::parse).expect("found by the walk");
+                (dir, file)
+            })
+            .collect();
+        Ok(Tree { root: root.to_owned(), dirs, base_images, misplaced })
+    }
+
+    /// The `base_images.json` that applies to a build directory: the nearest one
+    /// walking up from it, no higher than `<os>/<os-version>`.
+    pub fn base_images_for(&self, dir: &BuildDir) -> Option<&TreeFile<BaseImages>> {
+        let parts: Vec<&str> = dir.rel.split('/').collect();
+        (2..=parts.len()).rev().find_map(|n| self.base_images.get(&parts[..n].join("/")))
+    }
+}
+
+fn rel_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+fn join_rel(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Reads and parses a file; `None` when it does not exist. A file that exists
+/// but cannot be read is a parse error of that file, not a crash.
+fn read_file<T>(path: &Path, rel: String, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => {
+                let parsed = parse(&text);
+                Some(TreeFile { rel, text, parsed })
+            }
+            Err(_) => Some(TreeFile {
+                rel,
+                text: String::new(),
+                parsed: Parsed::failed(FileProblem::new(Code::ParseError, None, "the file is not UTF-8 text", "save it as UTF-8")),
+            }),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => Some(TreeFile {
+            rel,
+            text: String::new(),
+            parsed: Parsed::failed(FileProblem::new(Code::ParseError, None, format!("cannot read the file: {e}"), "check its permissions")),
+        }),
+    }
+}
+
+fn load_build_dir(dir: BuildDir) -> LoadedBuildDir {
+    let read = |name: &str| dir.abs.join(name);
+    let packer = read_file(&read(PACKER), dir.file(PACKER), PackerTemplate::parse).unwrap_or_else(|| TreeFile {
+        rel: dir.file(PACKER),
+        text: String::new(),
+        parsed: Parsed::failed(FileProblem::new(Code::MissingFile, None, "packer.json vanished while reading the tree", "run again")),
+    });
+    let profile = read_file(&read(PROFILE), dir.file(PROFILE), Tfvars::parse);
+    let has_legacy_profile = read(LEGACY_PROFILE).is_file();
+    let profile = match profile {
+        Some(p) => Some(p),
+        None if has_legacy_profile => read_file(&read(LEGACY_PROFILE), dir.file(LEGACY_PROFILE), Tfvars::parse),
+        None => None,
+    };
+    LoadedBuildDir {
+        packer,
+        publish_config: read_file(&read(PUBLISH_CONFIG), dir.file(PUBLISH_CONFIG), PublishTestConfig::parse),
+        profile,
+        has_legacy_profile,
+        dcos_images: read_file(&read(DCOS_IMAGES), dir.file(DCOS_IMAGES), DcosImages::parse),
+        history: read_file(&read(HISTORY), dir.file(HISTORY), BuildHistory::parse),
+        has_install_script: read(INSTALL_SCRIPT).is_file(),
+        has_setup_sh: read(LEGACY_SETUP).is_file(),
+        dir,
+    }
+}
+
+/// Maps `items` on all cores, keeping their order. Reading and parsing a few
+/// hundred small files is I/O- and parse-bound; two cores halve it.
+pub fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if threads <= 1 || items.len() < 16 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks.into_iter().map(|c| s.spawn(move || c.into_iter().map(f).collect::<Vec<U>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a loader thread panicked")).collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_from_paths() {
+        let c = Coordinates::from_rel("centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing").unwrap();
+        assert_eq!((c.os.as_str(), c.os_version.as_str(), c.cloud.as_str()), ("centos", "7.8", "aws"));
+        assert_eq!((c.dcos_version.as_str(), c.docker_version.as_str()), ("2.1.1", "19.03.9-ce"));
+        assert_eq!(c.variant.as_deref(), Some("selinux_enforcing"));
+        assert!(Coordinates::from_rel("centos/7.8/aws/DCOS-2.1.1").unwrap_err().contains("4 levels"));
+        assert!(Coordinates::from_rel("centos/7.8/aws/2.1.1/docker-1").unwrap_err().contains("DCOS-"));
+        assert!(Coordinates::from_rel("centos/7.8/aws/DCOS-2.1.1/19.03").unwrap_err().contains("docker-"));
+    }
+}

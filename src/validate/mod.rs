@@ -1,0 +1,475 @@
+//! Cross-file checks of the tree. Each check is a function of the loaded tree
+//! that pushes diagnostics with a stable code; `validate` runs them all.
+
+pub mod output;
+
+use crate::diagnostic::{Code, Diagnostic, FileProblem, Severity};
+use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, publish_config::PublishStep};
+use crate::tree::{self, version, LoadedBuildDir, Tree};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path};
+
+/// Everything found, sorted by file and line.
+pub fn validate(tree: &Tree) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (file, why) in &tree.misplaced {
+        out.push(diag(
+            Code::Layout,
+            None,
+            file,
+            None,
+            format!("packer.json is not in a build directory: {why}"),
+            "move it to <os>/<os-version>/<cloud>/DCOS-<version>/docker-<version>[/<variant>]/, or exclude its directory with `tree.exclude` in dcos-images.yaml",
+        ));
+    }
+    for file in tree.base_images.values() {
+        out.extend(file.parsed.problems.iter().cloned().map(|p| p.into_diagnostic(None, &file.rel)));
+        if let Some(images) = file.value() {
+            for (region, image) in &images.0 {
+                if !image_id::is_valid(image) {
+                    out.push(malformed(None, &file.rel, &file.text, region, image));
+                }
+            }
+        }
+    }
+    let per_dir = tree::parallel_map(tree.dirs.iter().collect(), |d| check_build_dir(tree, d));
+    out.extend(per_dir.into_iter().flatten());
+    check_image_reuse(tree, &mut out);
+    out.sort_by(|a, b| (&a.file, a.line, a.code).cmp(&(&b.file, b.line, b.code)));
+    out.dedup();
+    out
+}
+
+fn diag(code: Code, build_dir: Option<&str>, file: &str, line: Option<usize>, message: String, hint: &str) -> Diagnostic {
+    FileProblem::new(code, line, message, hint).into_diagnostic(build_dir, file)
+}
+
+fn malformed(build_dir: Option<&str>, file: &str, text: &str, region: &str, image: &str) -> Diagnostic {
+    let line = line_of(text, image).or_else(|| line_of(text, region));
+    diag(Code::MalformedImageId, build_dir, file, line, format!("`{image}` ({region}) is not an AMI id"), image_id::HINT)
+}
+
+fn check_build_dir(tree: &Tree, d: &LoadedBuildDir) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    let bd = Some(d.dir.rel.as_str());
+    for (file, problem) in d.file_problems() {
+        out.push(problem.clone().into_diagnostic(bd, file));
+    }
+    check_files_present(d, &mut out);
+    check_packer(tree, d, &mut out);
+    check_published(tree, d, &mut out);
+    check_publish_config(d, &mut out);
+    check_profile(d, &mut out);
+    out
+}
+
+fn check_files_present(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+    let bd = Some(d.dir.rel.as_str());
+    if !d.has_install_script {
+        out.push(diag(
+            Code::MissingFile,
+            bd,
+            &d.dir.file(tree::INSTALL_SCRIPT),
+            None,
+            format!("{} is missing", tree::INSTALL_SCRIPT),
+            "every build directory installs the DC/OS prerequisites with this script: copy one from a sibling build directory and adapt it",
+        ));
+    }
+    if d.profile.is_none() {
+        out.push(diag(
+            Code::MissingFile,
+            bd,
+            &d.dir.file(tree::PROFILE),
+            None,
+            "no cluster profile (cluster_profile.tfvars)".into(),
+            "add cluster_profile.tfvars with the cluster module's variables (dcos_version, num_masters, ...)",
+        ));
+    }
+    if d.has_legacy_profile {
+        out.push(diag(
+            Code::LegacyFile,
+            bd,
+            &d.dir.file(tree::LEGACY_PROFILE),
+            None,
+            "desired_cluster_profile.tfvars is the legacy name of the cluster profile".into(),
+            "rename it to cluster_profile.tfvars (`git mv`)",
+        ));
+    }
+    if d.has_setup_sh {
+        out.push(diag(
+            Code::LegacyFile,
+            bd,
+            &d.dir.file(tree::LEGACY_SETUP),
+            None,
+            "setup.sh is a leftover of the old build scripts and is not run".into(),
+            "move what it does into install_dcos_prerequisites.sh and delete it",
+        ));
+    }
+}
+
+/// Whether a relative reference stays inside its directory, looking only at
+/// the path (a symlink pointing out is the author's explicit choice).
+fn stays_inside(reference: &str) -> bool {
+    let mut depth: i32 = 0;
+    for c in Path::new(reference).components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir => depth -= 1,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    true
+}
+
+fn check_packer(tree: &Tree, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+    let Some(packer) = d.packer.value() else { return };
+    let bd = Some(d.dir.rel.as_str());
+    let file = d.packer.rel.as_str();
+    let text = d.packer.text.as_str();
+
+    for p in &packer.provisioners {
+        for reference in p.local_files() {
+            let reference = reference.replace("{{template_dir}}", ".").replace("{{ template_dir }}", ".");
+            if image_id::is_templated(&reference) {
+                continue;
+            }
+            let line = line_of(text, &format!("\"{}\"", reference.trim_start_matches("./"))).or_else(|| line_of(text, &reference));
+            if !stays_inside(&reference) {
+                out.push(diag(
+                    Code::PathEscape,
+                    bd,
+                    file,
+                    line,
+                    format!("provisioner file `{reference}` is outside the build directory"),
+                    "copy the file into the build directory: a build directory must build the same image on its own",
+                ));
+            } else if !d.dir.abs.join(&reference).exists() && Path::new(&reference) != Path::new(tree::INSTALL_SCRIPT) {
+                // (A missing install script has its own diagnostic with a better hint.)
+                out.push(diag(
+                    Code::MissingFile,
+                    bd,
+                    file,
+                    line,
+                    format!("provisioner file `{reference}` does not exist in the build directory"),
+                    "add the file, or fix the path in packer.json (paths are relative to the build directory)",
+                ));
+            }
+        }
+    }
+
+    let base = tree.base_images_for(&d.dir);
+    if base.is_none() {
+        out.push(diag(
+            Code::MissingBaseImages,
+            bd,
+            file,
+            None,
+            format!("no base_images.json between {} and {}/{}", d.dir.rel, d.dir.coords.os, d.dir.coords.os_version),
+            &format!(
+                "add {}/{}/{}/base_images.json with the vendor's image per region",
+                d.dir.coords.os, d.dir.coords.os_version, d.dir.coords.cloud
+            ),
+        ));
+    }
+    let base_map = base.and_then(|b| b.value());
+
+    for (i, b) in packer.builders.iter().enumerate() {
+        if let Some(source) = &b.source_ami {
+            if !image_id::is_templated(source) && !image_id::is_valid(source) {
+                let mut dg = malformed(bd, file, text, b.region.as_deref().unwrap_or("source_ami"), source);
+                dg.line = line_of_json_key(text, "source_ami", i);
+                out.push(dg);
+            }
+        }
+        if let (Some(region), Some(base_file), Some(base_map)) = (&b.region, base, base_map) {
+            match base_map.get(region) {
+                None => out.push(diag(
+                    Code::NoBaseImageForRegion,
+                    bd,
+                    file,
+                    line_of_json_key(text, "region", i),
+                    format!("builder region `{region}` has no image in {}", base_file.rel),
+                    &format!("add \"{region}\": \"ami-...\" to {}, or build in a region it lists", base_file.rel),
+                )),
+                Some(expected) => {
+                    if b.source_ami.as_deref().is_some_and(|s| s != expected && !image_id::is_templated(s)) {
+                        out.push(diag(
+                            Code::SourceImageMismatch,
+                            bd,
+                            file,
+                            line_of_json_key(text, "source_ami", i),
+                            format!(
+                                "source_ami is {} but {} says {expected} for {region}",
+                                b.source_ami.as_deref().unwrap_or_default(),
+                                base_file.rel
+                            ),
+                            "qualify sets source_ami from base_images.json on every build; set it here too so the file says what is built",
+                        ));
+                    }
+                }
+            }
+        }
+        if b.ami_description.as_deref().is_some_and(|desc| desc != d.dir.rel) {
+            out.push(diag(
+                Code::DescriptionMismatch,
+                bd,
+                file,
+                line_of_json_key(text, "ami_description", i),
+                format!("ami_description is `{}`, not the build directory's path", b.ami_description.as_deref().unwrap_or_default()),
+                &format!("set \"ami_description\": \"{}\" so an image can be traced back to its directory", d.dir.rel),
+            ));
+        }
+    }
+}
+
+fn check_published(tree: &Tree, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+    let bd = Some(d.dir.rel.as_str());
+    if let Some(hist_file) = &d.history {
+        if let Some(history) = hist_file.value() {
+            for build in &history.builds {
+                match build.images() {
+                    Err(why) => out.push(diag(
+                        Code::InvalidValue,
+                        bd,
+                        &hist_file.rel,
+                        line_of(&hist_file.text, &build.artifact_id),
+                        format!("artifact_id `{}`: {why}", build.artifact_id),
+                        "artifact_id is `region:ami,region:ami` as packer's manifest writes it; restore it from git history",
+                    )),
+                    Ok(images) => {
+                        for (region, image) in &images {
+                            if !image_id::is_valid(image) {
+                                out.push(malformed(bd, &hist_file.rel, &hist_file.text, region, image));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let Some(images_file) = &d.dcos_images else { return };
+    let Some(images) = images_file.value() else { return };
+    let file = images_file.rel.as_str();
+    let text = images_file.text.as_str();
+    for (region, image) in &images.0 {
+        if !image_id::is_valid(image) {
+            out.push(malformed(bd, file, text, region, image));
+        }
+    }
+
+    // Base images: the applicable file's and the builders' source images.
+    let mut base: BTreeSet<&str> = BTreeSet::new();
+    if let Some(b) = tree.base_images_for(&d.dir).and_then(|f| f.value()) {
+        base.extend(b.0.values().map(String::as_str));
+    }
+    if let Some(p) = d.packer.value() {
+        base.extend(p.builders.iter().filter_map(|b| b.source_ami.as_deref()));
+    }
+    for (region, image) in &images.0 {
+        if base.contains(image.as_str()) {
+            out.push(diag(
+                Code::PublishedImageIsBaseImage,
+                bd,
+                file,
+                line_of_yaml_key(text, region),
+                format!("{region}: {image} is the vendor's base image, not an image built from this directory"),
+                "run `dcos-images qualify` for this directory to build and publish a real image, or delete dcos_images.yaml",
+            ));
+        }
+    }
+
+    if let Some(last) = d.history().and_then(|h| h.last_build()) {
+        if let Ok(built) = last.images() {
+            let hist_rel = d.history.as_ref().map(|h| h.rel.as_str()).unwrap_or_default();
+            let differs: Vec<String> = images
+                .0
+                .iter()
+                .filter(|(r, i)| built.get(*r).is_some_and(|b| b != *i))
+                .map(|(r, i)| format!("{r}: {i} (last build: {})", built[r]))
+                .chain(images.0.keys().filter(|r| !built.contains_key(*r)).map(|r| format!("{r}: not in the last build")))
+                .collect();
+            if !differs.is_empty() {
+                let first_region = images.0.keys().find(|r| built.get(*r) != images.0.get(*r)).cloned().unwrap_or_default();
+                out.push(diag(
+                    Code::HistoryMismatch,
+                    bd,
+                    file,
+                    line_of_yaml_key(text, &first_region),
+                    format!("dcos_images.yaml disagrees with the last build in {hist_rel} ({}): {}", last.packer_run_uuid, differs.join("; ")),
+                    "publish the images of the build that was qualified: rerun `dcos-images qualify`, or restore both files from the same publish commit",
+                ));
+            }
+        }
+    }
+
+    if let Some(p) = d.packer.value() {
+        let wanted: BTreeSet<String> = p.builders.iter().flat_map(|b| b.ami_regions.iter().cloned()).collect();
+        let missing: Vec<&String> = wanted.iter().filter(|r| !images.0.contains_key(*r)).collect();
+        if !missing.is_empty() {
+            out.push(diag(
+                Code::RegionMismatch,
+                bd,
+                file,
+                None,
+                format!(
+                    "ami_regions asks for {} but dcos_images.yaml has no image for {}",
+                    wanted.iter().cloned().collect::<Vec<_>>().join(", "),
+                    missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                "rerun `dcos-images qualify` so every region is published, or drop the region from ami_regions",
+            ));
+        }
+    }
+}
+
+fn check_publish_config(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+    let bd = Some(d.dir.rel.as_str());
+    let Some(config) = d.config() else { return };
+    let (file, text) = match &d.publish_config {
+        Some(f) => (f.rel.clone(), f.text.as_str()),
+        None => (d.dir.file(tree::PUBLISH_CONFIG), ""),
+    };
+    if config.publish_dcos_images_after == PublishStep::IntegrationTests && !config.run_integration_tests {
+        out.push(diag(
+            Code::Unpublishable,
+            bd,
+            &file,
+            line_of_yaml_key(text, "run_integration_tests"),
+            "publish_dcos_images_after is integration_tests but run_integration_tests is false: the images can never be published".into(),
+            "set run_integration_tests: true, or publish after dcos_installation",
+        ));
+    }
+    if config.publish_dcos_images_after == PublishStep::Never && d.dcos_images.is_none() {
+        out.push(diag(
+            Code::NeverWithoutImages,
+            bd,
+            &file,
+            line_of_yaml_key(text, "publish_dcos_images_after"),
+            "publish_dcos_images_after is never, which tests the recorded images, but there is no dcos_images.yaml".into(),
+            "publish after a step (packer_build, dcos_installation or integration_tests) for the first build",
+        ));
+    }
+}
+
+/// The DC/OS version a download URL names, when it names one exactly.
+/// `.../dcos/stable/2.1.1/...`, `.../testing/2.0.2/commit/<sha>/...`; a URL naming
+/// a minor version (`testing/1.12/`) or a pull request is not comparable.
+pub fn version_in_download_url(url: &str) -> Option<&str> {
+    let parts: Vec<&str> = url.split('/').collect();
+    let at = parts.iter().position(|p| matches!(*p, "stable" | "testing" | "EarlyAccess" | "early-access"))?;
+    let v = *parts.get(at + 1)?;
+    let components = v.split(['-']).next().unwrap_or(v).split('.').count();
+    (v.starts_with(|c: char| c.is_ascii_digit()) && components >= 3).then_some(v)
+}
+
+fn check_profile(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+    let Some(profile_file) = &d.profile else { return };
+    let Some(profile) = profile_file.value() else { return };
+    let bd = Some(d.dir.rel.as_str());
+    let file = profile_file.rel.as_str();
+    for reserved in ["ssh_user", "aws_ami"] {
+        if let Some(e) = profile.get(reserved) {
+            out.push(diag(
+                Code::ReservedTfvar,
+                bd,
+                file,
+                Some(e.line),
+                format!("`{reserved}` is set by the pipeline (the image built and its ssh user) and must not be set in the profile"),
+                &format!("delete the `{reserved}` line"),
+            ));
+        }
+    }
+    let dir_version = version::canonical_dcos(&d.dir.coords.dcos_version);
+    let mut compare = |key: &str, found: &str| {
+        if version::canonical_dcos(found) != dir_version {
+            let line = profile.get(key).map(|e| e.line);
+            out.push(diag(
+                Code::DcosVersionMismatch,
+                bd,
+                file,
+                line,
+                format!("the directory is DCOS-{} but `{key}` names DC/OS {found}", d.dir.coords.dcos_version),
+                "make the directory name and the profile agree: a build directory qualifies exactly one DC/OS version",
+            ));
+        }
+    };
+    if let Some(v) = profile.get("dcos_version").and_then(|e| e.value.as_str()) {
+        compare("dcos_version", v);
+    }
+    if let Some(url) = profile.get("custom_dcos_download_path").and_then(|e| e.value.as_str()) {
+        if let Some(v) = version_in_download_url(url) {
+            compare("custom_dcos_download_path", v);
+        }
+    }
+}
+
+/// One published image under two OS versions means one of the two directories
+/// published the other's image.
+fn check_image_reuse(tree: &Tree, out: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<&str, Vec<&LoadedBuildDir>> = BTreeMap::new();
+    for d in &tree.dirs {
+        if let Some(images) = d.images() {
+            for image in images.0.values() {
+                seen.entry(image.as_str()).or_default().push(d);
+            }
+        }
+    }
+    for (image, dirs) in seen {
+        let os_versions: BTreeSet<(&str, &str)> =
+            dirs.iter().map(|d| (d.dir.coords.os.as_str(), d.dir.coords.os_version.as_str())).collect();
+        if os_versions.len() < 2 {
+            continue;
+        }
+        for d in &dirs {
+            let other = dirs
+                .iter()
+                .find(|o| (o.dir.coords.os.as_str(), o.dir.coords.os_version.as_str()) != (d.dir.coords.os.as_str(), d.dir.coords.os_version.as_str()))
+                .expect("two OS versions");
+            let f = d.dcos_images.as_ref().expect("has images");
+            out.push(diag(
+                Code::ImageReused,
+                Some(&d.dir.rel),
+                &f.rel,
+                line_of(&f.text, image),
+                format!("{image} is also published by {}, another OS version", other.dir.rel),
+                "an image is built for one OS version: find which directory built it (ami_description) and requalify the other",
+            ));
+        }
+    }
+}
+
+/// Counts by severity.
+pub fn counts(diags: &[Diagnostic]) -> (usize, usize) {
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    (errors, diags.len() - errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_urls() {
+        let v = version_in_download_url;
+        assert_eq!(v("https://downloads.dcos.io/dcos/stable/2.1.1/dcos_generate_config.sh"), Some("2.1.1"));
+        assert_eq!(v("https://downloads.dcos.io/dcos/testing/2.0.2/commit/236d/dcos_generate_config.sh"), Some("2.0.2"));
+        assert_eq!(v("https://downloads.dcos.io/dcos/stable/1.14.0-beta/dcos_generate_config.sh"), Some("1.14.0-beta"));
+        assert_eq!(v("https://downloads.dcos.io/dcos/testing/1.12/dcos_generate_config.sh"), None);
+        assert_eq!(v("https://downloads.dcos.io/dcos/testing/pull/6326/dcos_generate_config.sh"), None);
+        assert_eq!(v("https://example.com/installer.sh"), None);
+    }
+
+    #[test]
+    fn path_escapes() {
+        assert!(stays_inside("install.sh"));
+        assert!(stays_inside("./a/../b.sh"));
+        assert!(!stays_inside("../common/a.sh"));
+        assert!(!stays_inside("a/../../b.sh"));
+        assert!(!stays_inside("/etc/passwd"));
+    }
+}

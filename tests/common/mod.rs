@@ -1,0 +1,100 @@
+//! A small builder for running the real `dcos-images` binary, after just's
+//! `tests/test.rs`: each test states the arguments, the environment, and what
+//! it expects of the exit code and the output.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Test {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
+}
+
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test { args: Vec::new(), env: Vec::new(), cwd: None }
+    }
+
+    pub fn root(self, root: &Path) -> Test {
+        self.args(["--root", root.to_str().expect("utf-8 path")])
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Test {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Test {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: &Path) -> Test {
+        self.cwd = Some(dir.to_owned());
+        self
+    }
+
+    pub fn run(self) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dcos-images"));
+        cmd.args(&self.args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        let out = cmd.output().expect("the binary runs");
+        Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and checks the exit code, printing everything when it differs.
+    pub fn status(self, expected: i32) -> Output {
+        let args = self.args.join(" ");
+        let out = self.run();
+        assert_eq!(out.status, expected, "`dcos-images {args}` exited {}\nstdout:\n{}\nstderr:\n{}", out.status, out.stdout, out.stderr);
+        out
+    }
+}
+
+impl Output {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    manifest_dir().join("tests/fixtures")
+}
+
+/// Copies a directory tree (files and directories only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("fixture readable");
+        let target = to.join(entry.path().strip_prefix(from).expect("inside"));
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The clean fixture tree in a fresh temporary directory.
+pub fn valid_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&fixtures().join("valid"), dir.path());
+    dir
+}

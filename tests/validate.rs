@@ -1,0 +1,146 @@
+//! `dcos-images validate` on fixture trees: the clean tree is quiet, and each
+//! overlay under tests/fixtures/codes/ fires exactly the diagnostics its
+//! `expect` file lists (code, file and line), nothing more.
+
+mod common;
+
+use common::{copy_tree, fixtures, valid_tree, Test};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn diagnostics(root: &Path) -> (i32, BTreeSet<String>, serde_json::Value) {
+    let out = Test::new().root(root).args(["validate", "--format", "json"]).run();
+    let json = out.json();
+    let found = json["diagnostics"]
+        .as_array()
+        .expect("diagnostics array")
+        .iter()
+        .map(|d| match d["line"].as_u64() {
+            Some(l) => format!("{} {}:{l}", d["code"].as_str().unwrap(), d["file"].as_str().unwrap()),
+            None => format!("{} {}", d["code"].as_str().unwrap(), d["file"].as_str().unwrap()),
+        })
+        .collect();
+    (out.status, found, json)
+}
+
+#[test]
+fn the_clean_tree_is_quiet() {
+    let tree = valid_tree();
+    let (status, found, json) = diagnostics(tree.path());
+    assert_eq!(found, BTreeSet::new());
+    assert_eq!((status, json["errors"].as_u64(), json["warnings"].as_u64()), (0, Some(0), Some(0)));
+}
+
+#[test]
+fn each_overlay_fires_exactly_what_it_expects() {
+    let mut failures = Vec::new();
+    let mut overlays: Vec<_> = std::fs::read_dir(fixtures().join("codes")).unwrap().map(|e| e.unwrap().path()).collect();
+    overlays.sort();
+    assert!(overlays.len() >= 30, "overlays missing: {}", overlays.len());
+    for overlay in &overlays {
+        let tree = valid_tree();
+        copy_tree(&overlay.join("tree"), tree.path());
+        if let Ok(list) = std::fs::read_to_string(overlay.join("delete")) {
+            for rel in list.lines().filter(|l| !l.trim().is_empty()) {
+                std::fs::remove_file(tree.path().join(rel)).unwrap_or_else(|e| panic!("{}: delete {rel}: {e}", overlay.display()));
+            }
+        }
+        let expected: BTreeSet<String> = std::fs::read_to_string(overlay.join("expect"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        let (status, found, json) = diagnostics(tree.path());
+        let want_status = if json["errors"].as_u64().unwrap() > 0 { 1 } else { 0 };
+        if found != expected || status != want_status {
+            failures.push(format!(
+                "{}:\n  expected {expected:?}\n  found    {found:?}\n  exit {status}",
+                overlay.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_code_has_an_overlay_that_fires_it() {
+    let listed = Test::new().args(["validate", "--codes"]).status(0).stdout;
+    let codes: Vec<&str> = listed.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert!(codes.len() >= 21);
+    let overlays: Vec<String> =
+        std::fs::read_dir(fixtures().join("codes")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for code in codes {
+        assert!(
+            overlays.iter().any(|o| o == code || o.starts_with(&format!("{code}."))),
+            "no fixture under tests/fixtures/codes/ for `{code}`"
+        );
+    }
+}
+
+#[test]
+fn text_output_names_file_line_and_what_to_do() {
+    let tree = valid_tree();
+    copy_tree(&fixtures().join("codes/unknown-key/tree"), tree.path());
+    let out = Test::new().root(tree.path()).args(["validate"]).status(1);
+    assert!(out.stdout.contains("error[unknown-key]: unknown key `run_integration_test`"), "{}", out.stdout);
+    assert!(out.stdout.contains("--> centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/publish_and_test_config.yaml:2"), "{}", out.stdout);
+    assert!(out.stdout.contains("did you mean `run_integration_tests`?"), "{}", out.stdout);
+    assert!(out.stdout.ends_with("1 error, 0 warnings in 3 build directories\n"), "{}", out.stdout);
+}
+
+#[test]
+fn github_format_prints_annotations() {
+    let tree = valid_tree();
+    copy_tree(&fixtures().join("codes/source-image-mismatch/tree"), tree.path());
+    let out = Test::new().root(tree.path()).args(["validate", "--format", "github"]).status(0);
+    let first = out.stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with("::warning file=centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/tmp_noexec/packer.json,line=6,title=dcos-images source-image-mismatch::"),
+        "{first}"
+    );
+}
+
+#[test]
+fn paths_select_build_directories_and_ignore_drops_codes() {
+    let tree = valid_tree();
+    copy_tree(&fixtures().join("codes/legacy-file/tree"), tree.path());
+    std::fs::remove_file(tree.path().join("centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/tmp_noexec/cluster_profile.tfvars")).unwrap();
+    let nested = tree.path().join("centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/tmp_noexec");
+    // The nested directory alone: its legacy profile, not its parent's setup.sh.
+    let out = Test::new().root(tree.path()).args(["validate", "--format", "json", nested.to_str().unwrap()]).status(0);
+    let files: Vec<String> = out.json()["diagnostics"].as_array().unwrap().iter().map(|d| d["file"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(files, vec!["centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/tmp_noexec/desired_cluster_profile.tfvars"]);
+    // A file inside a build directory selects that directory.
+    let out = Test::new().root(tree.path()).args(["validate", nested.join("packer.json").to_str().unwrap()]).status(0);
+    assert!(out.stdout.ends_with("0 errors, 1 warning in 1 build directory\n"), "{}", out.stdout);
+    // --ignore drops a code; an unknown code is a usage error with a suggestion.
+    let out = Test::new().root(tree.path()).args(["validate", "--ignore", "legacy-file"]).status(0);
+    assert!(out.stdout.starts_with("0 errors, 0 warnings"), "{}", out.stdout);
+    let out = Test::new().root(tree.path()).args(["validate", "--ignore", "legacy-files"]).status(2);
+    assert!(out.stderr.contains("did you mean `legacy-file`?"), "{}", out.stderr);
+    // A path with no build directory is a usage error.
+    let out = Test::new().root(tree.path()).args(["validate", tree.path().join("rhel/8.0").to_str().unwrap()]).status(0);
+    assert!(out.stdout.contains("in 1 build directory"), "{}", out.stdout);
+    std::fs::create_dir_all(tree.path().join("empty")).unwrap();
+    Test::new().root(tree.path()).args(["validate", tree.path().join("empty").to_str().unwrap()]).status(2);
+}
+
+#[test]
+fn a_bad_root_config_is_a_usage_error_with_a_suggestion() {
+    let tree = valid_tree();
+    std::fs::write(tree.path().join("dcos-images.yaml"), "tree:\n  exlude: [tests]\n").unwrap();
+    let out = Test::new().root(tree.path()).args(["validate"]).status(2);
+    assert!(out.stderr.contains("dcos-images.yaml:2"), "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean `exclude`?"), "{}", out.stderr);
+}
+
+#[test]
+fn the_projects_own_tree_validates_clean() {
+    let out = Test::new().root(&common::manifest_dir()).args(["validate", "--format", "json"]).status(0);
+    assert_eq!(out.json()["errors"], 0);
+    assert_eq!(out.json()["warnings"], 0);
+    let list = Test::new().root(&common::manifest_dir()).args(["list", "--format", "json"]).status(0).json();
+    let oses: BTreeSet<&str> = list.as_array().unwrap().iter().map(|r| r["os"].as_str().unwrap()).collect();
+    assert_eq!(oses, BTreeSet::from(["centos", "flatcar-linux", "rhel"]));
+}
