@@ -195,8 +195,12 @@ pub fn find(tree: &Tree, filter: &Filter) -> FindOutcome {
     let what = describe(filter);
     if !matching.is_empty() {
         let reason = match &filter.region {
-            Some(r) => format!("{} build director{} match {what}, but none has a qualified image in {r}", matching.len(), plural_y(matching.len())),
-            None => format!("{} build director{} match {what}, but none has a qualified image yet", matching.len(), plural_y(matching.len())),
+            Some(r) => {
+                format!("{} build director{} match {what}, but none has a qualified image in {r}", matching.len(), plural_y(matching.len()))
+            }
+            None => {
+                format!("{} build director{} match {what}, but none has a qualified image yet", matching.len(), plural_y(matching.len()))
+            }
         };
         return FindOutcome::NotFound { reason, nearest: matching.iter().map(|d| Row::of(d, None)).collect() };
     }
@@ -238,7 +242,8 @@ fn describe(f: &Filter) -> String {
 /// among versions keep the nearest one below and above what was asked.
 fn nearest(tree: &Tree, filter: &Filter) -> Vec<Row> {
     type Field = fn(&Coordinates) -> &str;
-    let relaxations: [(Field, fn(&mut Filter) -> Option<String>); 4] = [
+    type Take = fn(&mut Filter) -> Option<String>;
+    let relaxations: [(Field, Take); 4] = [
         (|c| c.variant.as_deref().unwrap_or(""), |f| f.variant.take()),
         (|c| &c.docker_version, |f| f.docker.take()),
         (|c| &c.dcos_version, |f| f.dcos.take()),
@@ -256,11 +261,7 @@ fn nearest(tree: &Tree, filter: &Filter) -> Vec<Row> {
         let key = |d: &&LoadedBuildDir| canonical_dcos(field(&d.dir.coords));
         let below = candidates.iter().filter(|d| compare(&key(d), &wanted).is_lt()).map(key).max_by(|a, b| compare(a, b));
         let above = candidates.iter().filter(|d| compare(&key(d), &wanted).is_gt()).map(key).min_by(|a, b| compare(a, b));
-        return candidates
-            .into_iter()
-            .filter(|d| Some(key(d)) == below || Some(key(d)) == above)
-            .map(|d| Row::of(d, None))
-            .collect();
+        return candidates.into_iter().filter(|d| Some(key(d)) == below || Some(key(d)) == above).map(|d| Row::of(d, None)).collect();
     }
     Vec::new()
 }

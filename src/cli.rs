@@ -221,7 +221,10 @@ fn schemas(dir: &Path, check: bool) -> Result<u8, Error> {
     if stale.is_empty() {
         Ok(exit::SUCCESS)
     } else {
-        eprintln!("schemas differ from the Rust types: {}\n  = help: run `dcos-images schemas --out schemas` and commit the result", stale.join(", "));
+        eprintln!(
+            "schemas differ from the Rust types: {}\n  = help: run `dcos-images schemas --out schemas` and commit the result",
+            stale.join(", ")
+        );
         Ok(exit::NEGATIVE)
     }
 }

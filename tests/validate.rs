@@ -144,3 +144,30 @@ fn the_projects_own_tree_validates_clean() {
     let oses: BTreeSet<&str> = list.as_array().unwrap().iter().map(|r| r["os"].as_str().unwrap()).collect();
     assert_eq!(oses, BTreeSet::from(["centos", "flatcar-linux", "rhel"]));
 }
+
+#[test]
+fn schemas_match_the_rust_types() {
+    // Fails when a type changes and schemas/ was not regenerated.
+    Test::new().root(&common::manifest_dir()).args(["schemas", "--check"]).status(0);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("schemas")).unwrap();
+    std::fs::write(tmp.path().join("schemas/dcos_images.schema.json"), "{}").unwrap();
+    let out = Test::new().root(tmp.path()).args(["schemas", "--check"]).status(1);
+    assert!(out.stderr.contains("dcos_images.schema.json"), "{}", out.stderr);
+}
+
+#[test]
+fn schemas_accept_the_files_the_validator_accepts() {
+    // The tree's YAML/JSON point editors at these schemas: check the shapes agree
+    // on a known-good and a known-bad publish config, with the schema's own rules.
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::manifest_dir().join("schemas/publish_and_test_config.schema.json")).unwrap())
+            .unwrap();
+    assert_eq!(schema["additionalProperties"], false);
+    let props = schema["properties"].as_object().unwrap();
+    let keys: Vec<&str> = props.keys().map(String::as_str).collect();
+    assert_eq!(keys, vec!["publish_dcos_images_after", "run_integration_tests", "run_framework_tests", "tests_to_run"]);
+    let images: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::manifest_dir().join("schemas/dcos_images.schema.json")).unwrap()).unwrap();
+    assert_eq!(images["additionalProperties"]["pattern"], "^ami-([0-9a-f]{8}|[0-9a-f]{17})$");
+}

@@ -9,7 +9,8 @@ pub struct BaseImages(pub RegionImages);
 
 impl BaseImages {
     pub fn parse(text: &str) -> Parsed<BaseImages> {
-        parse_json::<RegionImages>(text, "a JSON object of region to AMI id, e.g. {\"us-west-2\": \"ami-0a248ce88bcc7bd23\"}").map(BaseImages)
+        parse_json::<RegionImages>(text, "a JSON object of region to AMI id, e.g. {\"us-west-2\": \"ami-0a248ce88bcc7bd23\"}")
+            .map(BaseImages)
     }
 
     pub fn get(&self, region: &str) -> Option<&str> {

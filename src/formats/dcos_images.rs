@@ -8,8 +8,8 @@ pub struct DcosImages(pub RegionImages);
 
 impl DcosImages {
     pub fn parse(text: &str) -> Parsed<DcosImages> {
-        parse_yaml::<RegionImages>(text, "a YAML mapping of region to AMI id, e.g. `us-west-2: ami-0a248ce88bcc7bd23`", || None)
-            .map(DcosImages)
+        parse_yaml::<UniqueKeys>(text, "a YAML mapping of region to AMI id, e.g. `us-west-2: ami-0a248ce88bcc7bd23`", || None)
+            .map(|u| DcosImages(u.0))
     }
 
     /// The file as written on publish: sorted by region, one line each.
@@ -27,5 +27,33 @@ impl JsonSchema for DcosImages {
             "dcos_images.yaml",
             "The images that passed qualification, per region. Written by `dcos-images qualify` on publish.",
         )
+    }
+}
+
+/// A region map that refuses a region twice: serde fills a map silently,
+/// keeping the last, and a second `us-west-2:` line is almost always a merge
+/// gone wrong.
+struct UniqueKeys(RegionImages);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping of region to AMI id")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+                let mut out = RegionImages::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!("duplicate entry with key \"{k}\"")));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(UniqueKeys(out))
+            }
+        }
+        d.deserialize_map(Visitor)
     }
 }

@@ -43,12 +43,13 @@ pub fn line_of_json_key(text: &str, key: &str, nth: usize) -> Option<usize> {
 
 /// The line of a top-level `key:` in a YAML text.
 pub fn line_of_yaml_key(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))
-            || l.strip_prefix(&format!("\"{key}\"")).is_some_and(|r| r.trim_start().starts_with(':'))
-            || l.strip_prefix(&format!("'{key}'")).is_some_and(|r| r.trim_start().starts_with(':'))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))
+                || l.strip_prefix(&format!("\"{key}\"")).is_some_and(|r| r.trim_start().starts_with(':'))
+                || l.strip_prefix(&format!("'{key}'")).is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
 }
 
 /// The line of the second `key:` in a YAML text, at any indentation.
@@ -119,12 +120,7 @@ pub fn yaml_problem(text: &str, err: &serde_yaml::Error, typed: bool, what: &str
             "keep one of the two entries: YAML readers disagree about which one wins",
         )
     } else if typed {
-        FileProblem::new(
-            Code::InvalidValue,
-            line,
-            format!("{message} (column {column})"),
-            format!("fix the value so that it is {what}"),
-        )
+        FileProblem::new(Code::InvalidValue, line, format!("{message} (column {column})"), format!("fix the value so that it is {what}"))
     } else {
         FileProblem::new(
             Code::ParseError,
@@ -162,9 +158,8 @@ impl<T> Parsed<T> {
 /// JSON into `T`: syntax errors are `parse-error`, type errors `invalid-value`,
 /// repeated keys `duplicate-key`. `what` describes the expected shape.
 pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Parsed<T> {
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        return Parsed::failed(json_problem(&e, what));
-    }
+    // One parse on the success path; a failure is parsed again to tell a
+    // syntax error from a type error.
     let problems = json_keys::duplicate_keys(text);
     match serde_json::from_str::<T>(text) {
         Ok(v) => Parsed { value: Some(v), problems },
@@ -173,32 +168,35 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Par
             let value = serde_json::from_str::<serde_json::Value>(text).ok().and_then(|v| serde_json::from_value(v).ok());
             Parsed { value, problems }
         }
-        Err(e) => {
-            let mut problems = problems;
-            problems.push(json_problem(&e, what));
-            Parsed { value: None, problems }
-        }
+        Err(e) => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Err(syntax) => Parsed::failed(json_problem(&syntax, what)),
+            Ok(_) => {
+                let mut problems = problems;
+                problems.push(json_problem(&e, what));
+                Parsed { value: None, problems }
+            }
+        },
     }
 }
 
 /// YAML into `T`, with the same split of codes as [`parse_json`]. An empty
 /// document (only comments) is read as `empty`.
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, what: &str, empty: impl FnOnce() -> Option<T>) -> Parsed<T> {
+    // One parse on the success path; a failure is parsed again as a plain
+    // value to tell a syntax error (or an empty file) from a type error.
+    let typed_err = match serde_yaml::from_str::<T>(text) {
+        Ok(v) => return Parsed::ok(v),
+        Err(e) => e,
+    };
     match serde_yaml::from_str::<serde_yaml::Value>(text) {
         Err(e) => Parsed::failed(yaml_problem(text, &e, false, what)),
         Ok(serde_yaml::Value::Null) => match empty() {
             Some(v) => Parsed::ok(v),
-            None => Parsed::failed(FileProblem::new(
-                Code::InvalidValue,
-                None,
-                "the file is empty",
-                format!("write {what}, or delete the file"),
-            )),
+            None => {
+                Parsed::failed(FileProblem::new(Code::InvalidValue, None, "the file is empty", format!("write {what}, or delete the file")))
+            }
         },
-        Ok(_) => match serde_yaml::from_str::<T>(text) {
-            Ok(v) => Parsed::ok(v),
-            Err(e) => Parsed::failed(yaml_problem(text, &e, true, what)),
-        },
+        Ok(_) => Parsed::failed(yaml_problem(text, &typed_err, true, what)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! harness reads sit beside it. Edits go through methods that change both, so a
 //! rewrite only differs where the harness meant to change something.
 
-use super::{json_problem, json_keys, Parsed};
+use super::{json_keys, json_problem, Parsed};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -134,12 +134,9 @@ impl PackerTemplate {
             ));
             return Parsed { value: None, problems };
         }
-        // Parsed from the text (not from `doc`) so type errors keep their line;
-        // with a repeated key, from `doc`, where the last one won as in packer.
-        let view = match serde_json::from_str::<View>(text) {
-            Err(e) if super::is_duplicate_field(&e) => serde_json::from_value::<View>(doc.clone()),
-            other => other,
-        };
+        // Read from `doc` (where, as in packer, the last of two equal keys
+        // won); a type error is read again from the text to get its line.
+        let view = View::deserialize(&doc).or_else(|_| serde_json::from_str::<View>(text));
         match view {
             Ok(view) => {
                 let mut post_processors = Vec::new();

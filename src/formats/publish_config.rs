@@ -48,7 +48,10 @@ fn yes() -> bool {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "publish_and_test_config.yaml", description = "When dcos-images publishes the images of a build directory, and which tests it runs.")]
+#[schemars(
+    title = "publish_and_test_config.yaml",
+    description = "When dcos-images publishes the images of a build directory, and which tests it runs."
+)]
 pub struct PublishTestConfig {
     /// The step after which dcos_images.yaml is committed.
     #[serde(default)]
@@ -103,11 +106,9 @@ impl PublishTestConfig {
                 return Parsed { value: None, problems: unknown };
             }
         }
-        parse_yaml(
-            text,
-            &format!("one of the documented values (publish_dcos_images_after: {})", PublishStep::NAMES.join(" | ")),
-            || Some(PublishTestConfig::default()),
-        )
+        parse_yaml(text, &format!("one of the documented values (publish_dcos_images_after: {})", PublishStep::NAMES.join(" | ")), || {
+            Some(PublishTestConfig::default())
+        })
     }
 }
 

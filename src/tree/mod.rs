@@ -8,8 +8,8 @@ pub mod version;
 
 use crate::diagnostic::{Code, FileProblem};
 use crate::formats::{
-    base_images::BaseImages, dcos_images::DcosImages, history::BuildHistory, packer::PackerTemplate,
-    publish_config::PublishTestConfig, tfvars::Tfvars, Parsed,
+    base_images::BaseImages, dcos_images::DcosImages, history::BuildHistory, packer::PackerTemplate, publish_config::PublishTestConfig,
+    tfvars::Tfvars, Parsed,
 };
 use std::collections::BTreeMap;
 use std::io;
@@ -138,7 +138,7 @@ impl LoadedBuildDir {
 
     /// Every parser problem of every file, with the file it belongs to.
     pub fn file_problems(&self) -> Vec<(&str, &FileProblem)> {
-        fn of<'a, T>(f: &'a TreeFile<T>) -> impl Iterator<Item = (&'a str, &'a FileProblem)> {
+        fn of<T>(f: &TreeFile<T>) -> impl Iterator<Item = (&str, &FileProblem)> {
             f.parsed.problems.iter().map(move |p| (f.rel.as_str(), p))
         }
         let mut out: Vec<(&str, &FileProblem)> = of(&self.packer).collect();

@@ -20,8 +20,20 @@ pub fn compare(a: &str, b: &str) -> Ordering {
         ("", "") => Ordering::Equal,
         // A pre-release (`-beta1`, `-rc2`, `-alpha`) comes before its release;
         // any other suffix (`-ce`, `-fix`, `.git1234`) after it.
-        ("", s) => if is_prerelease(s) { Ordering::Greater } else { Ordering::Less },
-        (s, "") => if is_prerelease(s) { Ordering::Less } else { Ordering::Greater },
+        ("", s) => {
+            if is_prerelease(s) {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
+        (s, "") => {
+            if is_prerelease(s) {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
         (x, y) => natural(x, y),
     }
 }
@@ -99,10 +111,7 @@ pub fn canonical_dcos(version: &str) -> String {
 /// Whether `filter` selects `value`: equal, or a prefix of whole components
 /// (`2.1` selects `2.1.1`, `19.03` selects `19.03.5-ce`).
 pub fn matches_prefix(value: &str, filter: &str) -> bool {
-    value == filter
-        || value
-            .strip_prefix(filter)
-            .is_some_and(|rest| rest.starts_with(['.', '-']))
+    value == filter || value.strip_prefix(filter).is_some_and(|rest| rest.starts_with(['.', '-']))
 }
 
 #[cfg(test)]

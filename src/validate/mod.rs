@@ -428,7 +428,10 @@ fn check_image_reuse(tree: &Tree, out: &mut Vec<Diagnostic>) {
         for d in &dirs {
             let other = dirs
                 .iter()
-                .find(|o| (o.dir.coords.os.as_str(), o.dir.coords.os_version.as_str()) != (d.dir.coords.os.as_str(), d.dir.coords.os_version.as_str()))
+                .find(|o| {
+                    (o.dir.coords.os.as_str(), o.dir.coords.os_version.as_str())
+                        != (d.dir.coords.os.as_str(), d.dir.coords.os_version.as_str())
+                })
                 .expect("two OS versions");
             let f = d.dcos_images.as_ref().expect("has images");
             out.push(diag(

@@ -95,6 +95,9 @@ mod tests {
     fn github_annotations_escape_what_github_needs() {
         let d = FileProblem::new(Code::ParseError, Some(3), "bad: 100%", "fix, then\nrerun").into_diagnostic(Some("a"), "a/b,c.json");
         let out = render(Format::Github, &[d], 1);
-        assert!(out.starts_with("::error file=a/b%2Cc.json,line=3,title=dcos-images parse-error::bad: 100%25%0Afix, then%0Arerun\n"), "{out}");
+        assert!(
+            out.starts_with("::error file=a/b%2Cc.json,line=3,title=dcos-images parse-error::bad: 100%25%0Afix, then%0Arerun\n"),
+            "{out}"
+        );
     }
 }

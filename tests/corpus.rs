@@ -1,0 +1,146 @@
+//! The real dcos-images tree (216 build directories, `../shared/corpus`):
+//! every file parses, every build directory is listed, and the real
+//! inconsistencies in it are reported. `.ci/run` sets DCOS_IMAGES_CORPUS; the
+//! test fails, never skips, when the corpus is not where it is said to be.
+
+mod common;
+
+use common::Test;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+fn corpus() -> PathBuf {
+    let path = match std::env::var_os("DCOS_IMAGES_CORPUS") {
+        Some(p) => PathBuf::from(p),
+        None => common::manifest_dir().join("../shared/corpus/dcos-images"),
+    };
+    assert!(
+        path.join("centos").is_dir(),
+        "the corpus is not at {} (set DCOS_IMAGES_CORPUS to the shared corpus's dcos-images directory)",
+        path.display()
+    );
+    path
+}
+
+/// Files counted by walking the corpus here, independently of the binary.
+fn count_files(name: &str) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(corpus())
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() == name)
+        .map(|e| e.path().parent().unwrap().strip_prefix(corpus()).unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_build_directory_is_listed_with_its_images() {
+    let rows = Test::new().root(&corpus()).args(["list", "--format", "json"]).status(0).json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 216);
+    assert_eq!(rows.len(), count_files("packer.json").len());
+    let built: BTreeSet<String> = count_files("dcos_images.yaml").iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    for r in rows {
+        let path = r["path"].as_str().unwrap();
+        assert_eq!(!r["images"].as_object().unwrap().is_empty(), built.contains(path), "{path}");
+        assert_eq!(r["last_build"].is_null(), !corpus().join(path).join("packer_build_history.json").exists(), "{path}");
+        assert!(r["publish_after"].is_string(), "{path}: every config in the corpus parses");
+    }
+    // One row checked field by field against the files.
+    let row = rows.iter().find(|r| r["path"] == "centos/7.8/aws/DCOS-2.2.0-beta1/docker-19.03.5-ce/selinux_enforcing").unwrap();
+    assert_eq!(
+        row,
+        &serde_json::json!({
+            "path": "centos/7.8/aws/DCOS-2.2.0-beta1/docker-19.03.5-ce/selinux_enforcing",
+            "os": "centos", "os_version": "7.8", "cloud": "aws", "dcos_version": "2.2.0-beta1",
+            "docker_version": "19.03.5-ce", "variant": "selinux_enforcing",
+            "images": {"us-east-1": "ami-08343d2588eca58d7", "us-west-2": "ami-055d7e33476b8238d"},
+            "last_build": "2020-09-21T17:41:25Z", "publish_after": "integration_tests"
+        })
+    );
+}
+
+#[test]
+fn every_file_parses_and_the_real_inconsistencies_are_reported() {
+    // The corpus holds data files only, no scripts: missing-file is checked below.
+    let out = Test::new().root(&corpus()).args(["validate", "--format", "json", "--ignore", "missing-file"]).status(1);
+    let json = out.json();
+    let diags = json["diagnostics"].as_array().unwrap();
+    let of = |code: &str| -> BTreeSet<String> {
+        diags.iter().filter(|d| d["code"] == code).map(|d| d["build_dir"].as_str().unwrap().to_owned()).collect()
+    };
+    for code in ["parse-error", "invalid-value", "unknown-key", "duplicate-key", "layout", "malformed-image-id"] {
+        assert_eq!(of(code), BTreeSet::new(), "{code}");
+    }
+    let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<String>>();
+    // Each of these was checked by hand against the files.
+    assert_eq!(
+        of("unpublishable"),
+        set(&[
+            "centos/7.6/aws/DCOS-1.13.6/docker-18.09.9-ce/selinux_enforcing",
+            "centos/7.7/aws/DCOS-1.12.5/docker-18.09.9-ce/selinux_enforcing",
+            "centos/7.7/aws/DCOS-1.13.7/docker-18.09.9-ce/selinux_enforcing",
+        ])
+    );
+    assert_eq!(
+        of("never-without-images"),
+        set(&["centos/7.7/aws/DCOS-1.11.12/docker-19.03.0-ce/selinux_disabled", "ubuntu/16.04/aws/DCOS-2.0.3/docker-18.09.9-ce"])
+    );
+    // The profile downloads 1.12.1 into a DCOS-1.12.0 directory.
+    assert_eq!(of("dcos-version-mismatch"), set(&["centos/7.6/aws/DCOS-1.12.0/docker-1.13.1.git8633870/selinux_disabled"]));
+    // ami_regions lists 15 regions; only us-west-2 was published.
+    assert_eq!(of("region-mismatch"), set(&["centos/7.6/aws/DCOS-1.12.2/docker-18.09.2-ce/selinux_disabled"]));
+    let legacy: BTreeSet<String> = count_files("desired_cluster_profile.tfvars").iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    assert_eq!(legacy.len(), 51);
+    assert_eq!(of("legacy-file"), legacy);
+    assert_eq!(of("description-mismatch").len(), 15);
+    assert_eq!(json["errors"], 6);
+
+    // Without --ignore, every directory lacks its install script (the corpus
+    // has no scripts), and that is reported per directory.
+    let out = Test::new().root(&corpus()).args(["validate", "--format", "json"]).status(1);
+    let json = out.json();
+    let missing: BTreeSet<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "missing-file" && d["file"].as_str().unwrap().ends_with("/install_dcos_prerequisites.sh"))
+        .map(|d| d["build_dir"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing.len(), 216);
+}
+
+#[test]
+fn find_answers_with_the_recorded_images_or_the_nearest() {
+    let dir = corpus().join("centos/7.8/aws/DCOS-2.1.1");
+    let mut expected = Vec::new();
+    for docker in std::fs::read_dir(&dir).unwrap() {
+        let leaf = docker.unwrap().path().join("selinux_enforcing");
+        let images: BTreeMap<String, String> =
+            serde_yaml::from_str(&std::fs::read_to_string(leaf.join("dcos_images.yaml")).unwrap()).unwrap();
+        let rel = leaf.strip_prefix(corpus()).unwrap().to_string_lossy().into_owned();
+        expected.push(format!("{} us-west-2 {rel}", images["us-west-2"]));
+    }
+    expected.sort();
+    let out = Test::new()
+        .root(&corpus())
+        .args(["find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.1", "--region", "us-west-2"])
+        .status(0);
+    let mut found: Vec<String> = out.stdout.lines().map(str::to_owned).collect();
+    found.sort();
+    assert_eq!(found, expected);
+
+    // 2.1.3 does not exist: the nearest below (2.1.1) and above (2.2.0-beta1).
+    let out = Test::new().root(&corpus()).args(["find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.3"]).status(1);
+    assert!(out.stderr.contains("no build directory matches centos 7.8 DC/OS 2.1.3"), "{}", out.stderr);
+    assert!(out.stderr.contains("centos/7.8/aws/DCOS-2.1.1/"), "{}", out.stderr);
+    assert!(out.stderr.contains("centos/7.8/aws/DCOS-2.2.0-beta1/"), "{}", out.stderr);
+    assert!(!out.stderr.contains("DCOS-2.0.6"), "{}", out.stderr);
+
+    // 1.13.10 does not exist; 1.13.9 is below it (not 1.13.1, as text order would say).
+    let out = Test::new().root(&corpus()).args(["find", "--os", "centos", "--os-version", "7.8", "--dcos", "1.13.10"]).status(1);
+    assert!(out.stderr.contains("DCOS-1.13.9/"), "{}", out.stderr);
+    assert!(out.stderr.contains("DCOS-2.0.5/"), "{}", out.stderr);
+
+    // 1.14.0-2.0 is DC/OS 2.0.0.
+    Test::new().root(&corpus()).args(["find", "--os", "centos", "--os-version", "7.6", "--dcos", "2.0.0"]).status(0);
+}
