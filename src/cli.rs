@@ -62,6 +62,33 @@ pub enum Command {
     },
     /// The tree with what is qualified, at a glance.
     Tree,
+    /// Build the image of each build directory with packer, check it in EC2,
+    /// and publish dcos_images.yaml (commit and push) after packer_build.
+    Qualify {
+        /// Build directories to qualify.
+        #[arg(required = true)]
+        build_dirs: Vec<PathBuf>,
+        /// Print the plan and run only what spends nothing (render, packer validate).
+        #[arg(long)]
+        dry_run: bool,
+        /// Build and check, but write nothing tracked: results stay in the run directory.
+        #[arg(long)]
+        no_publish: bool,
+        /// Parent directory of the run directories (default: $XDG_STATE_HOME/dcos-images/runs).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+        /// The branch the publish commit is pushed to (default: publish.branch, else the current branch).
+        #[arg(long, value_name = "BRANCH")]
+        publish_branch: Option<String>,
+    },
+    /// The qualification runs under the run directory, with their state.
+    Runs {
+        /// Parent directory of the run directories (default: $XDG_STATE_HOME/dcos-images/runs).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the JSON Schemas of the tree's files (or check they are current).
     Schemas {
         #[arg(long, value_name = "DIR", default_value = "schemas")]
@@ -201,7 +228,35 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),
+        Command::Qualify { build_dirs, dry_run, no_publish, run_dir, publish_branch } => {
+            let tree = inv.load_tree()?;
+            let run_root = run_root(run_dir.as_deref())?;
+            let opts = crate::pipeline::QualifyOptions {
+                build_dirs: build_dirs.clone(),
+                dry_run: *dry_run,
+                no_publish: *no_publish,
+                run_root,
+                publish_branch: publish_branch.clone(),
+            };
+            crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
+        }
+        Command::Runs { run_dir, json } => {
+            let runs = crate::journal::all(&run_root(run_dir.as_deref())?);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&runs).expect("journals serialize"));
+            } else {
+                print!("{}", crate::journal::render_runs(&runs));
+            }
+            Ok(exit::SUCCESS)
+        }
     }
+}
+
+/// The parent of the run directories, created and made absolute.
+fn run_root(given: Option<&Path>) -> Result<PathBuf, Error> {
+    let dir = given.map(Path::to_owned).unwrap_or_else(crate::pipeline::default_run_root);
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
+    dir.canonicalize().map_err(|source| Error::Write { path: dir.clone(), source })
 }
 
 fn schemas(dir: &Path, check: bool) -> Result<u8, Error> {

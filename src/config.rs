@@ -14,6 +14,50 @@ pub const FILE_NAME: &str = "dcos-images.yaml";
 pub struct RootConfig {
     #[serde(default)]
     pub tree: TreeConfig,
+    #[serde(default)]
+    pub publish: PublishConfig,
+}
+
+/// How `qualify` publishes: a commit of the build directory's results, pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// The git remote the publish commit is pushed to.
+    #[serde(default = "default_remote")]
+    pub remote: String,
+    /// The identity of the publish commit, `Name <email>`. CI's `changed`
+    /// recognises its own commits by it.
+    #[serde(default = "default_author")]
+    pub author: String,
+    /// The branch to push to. Default: the checked-out branch (CI checkouts
+    /// with a detached HEAD must set it, or pass `--publish-branch`).
+    #[serde(default)]
+    pub branch: Option<String>,
+}
+
+fn default_remote() -> String {
+    "origin".into()
+}
+
+fn default_author() -> String {
+    "dcos-images bot <dcos-images-bot@users.noreply.github.com>".into()
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig { remote: default_remote(), author: default_author(), branch: None }
+    }
+}
+
+impl PublishConfig {
+    /// (name, email) of `author`, or why it is not `Name <email>`.
+    pub fn identity(&self) -> Result<(String, String), String> {
+        let a = self.author.trim();
+        match (a.find('<'), a.ends_with('>')) {
+            (Some(lt), true) if lt > 0 && a.len() > lt + 2 => Ok((a[..lt].trim().to_owned(), a[lt + 1..a.len() - 1].trim().to_owned())),
+            _ => Err(format!("publish.author `{a}` is not `Name <email>`")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -87,6 +131,12 @@ mod tests {
         assert_eq!(line, Some(2));
         assert!(message.contains("unknown field `exlude`"), "{message}");
         assert_eq!(hint, "did you mean `exclude`?");
+        let (_, _, hint) = parse_strict::<RootConfig>("publish:\n  remtoe: upstream\n").unwrap_err();
+        assert_eq!(hint, "did you mean `remote`?");
+        let c = parse_strict::<RootConfig>("publish:\n  author: Bot <bot@example.com>\n").unwrap();
+        assert_eq!(c.publish.identity().unwrap(), ("Bot".to_owned(), "bot@example.com".to_owned()));
+        assert_eq!(c.publish.remote, "origin");
+        assert!(PublishConfig { author: "bot".into(), ..PublishConfig::default() }.identity().is_err());
         let c = parse_strict::<RootConfig>("tree:\n  exclude: [tests]\n").unwrap();
         assert_eq!(c.tree.exclude, vec!["tests"]);
         assert_eq!(parse_strict::<RootConfig>("# nothing\n").unwrap(), RootConfig::default());

@@ -30,6 +30,10 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Tree(#[from] TreeError),
+    #[error("the build directory is not valid; nothing was run\n{report}")]
+    Invalid { report: String },
+    #[error(transparent)]
+    Tool(#[from] crate::tools::ToolError),
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
 }
@@ -41,7 +45,10 @@ impl Error {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage { .. } | Error::Config(_) | Error::Tree(_) => exit::USAGE,
+            Error::Usage { .. } | Error::Config(_) | Error::Tree(_) | Error::Invalid { .. } => exit::USAGE,
+            // A missing tool is a setup problem found before anything ran.
+            Error::Tool(crate::tools::ToolError::Missing { .. }) => exit::USAGE,
+            Error::Tool(_) => exit::TOOL_FAILED,
             Error::Write { .. } => exit::TOOL_FAILED,
         }
     }

@@ -5,11 +5,15 @@
 
 pub mod browse;
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod diagnostic;
 pub mod error;
 pub mod formats;
 pub mod fsutil;
+pub mod journal;
+pub mod pipeline;
 pub mod schema;
+pub mod tools;
 pub mod tree;
 pub mod validate;

@@ -189,10 +189,62 @@ impl PackerTemplate {
         s
     }
 
+    /// `original` (this template's text) with builder string fields changed in
+    /// place, so the file's own formatting survives; a full rewrite when a
+    /// field is not already a string in the text.
+    pub fn edit_text(&self, original: &str, edits: &[(usize, &str, &str)]) -> String {
+        let mut text = original.to_owned();
+        let mut edited = self.clone();
+        for (index, key, value) in edits {
+            edited.set_builder_str(*index, key, value);
+            match replace_string_value(&text, key, *index, value) {
+                Some(t) => text = t,
+                None => return edited.to_json(),
+            }
+        }
+        // Only trust the textual edit when it reads back as the edited document.
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) if v == edited.doc => text,
+            _ => edited.to_json(),
+        }
+    }
+
     /// Where the manifest post-processor writes, when there is one.
     pub fn manifest_output(&self) -> Option<&str> {
         self.post_processors.iter().find(|p| p.kind == "manifest").map(|p| p.output.as_deref().unwrap_or("packer-manifest.json"))
     }
+}
+
+/// Replaces the string literal after the `nth` `"key":` in a JSON text.
+fn replace_string_value(text: &str, key: &str, nth: usize, value: &str) -> Option<String> {
+    let quoted = format!("\"{key}\"");
+    let mut from = 0;
+    let mut seen = 0;
+    while let Some(pos) = text[from..].find(&quoted) {
+        let after_key = from + pos + quoted.len();
+        let rest = &text[after_key..];
+        let colon = rest.len() - rest.trim_start().len();
+        if rest[colon..].starts_with(':') {
+            if seen == nth {
+                let after_colon = after_key + colon + 1;
+                let ws = text[after_colon..].len() - text[after_colon..].trim_start().len();
+                let start = after_colon + ws;
+                if !text[start..].starts_with('"') {
+                    return None;
+                }
+                let bytes = text.as_bytes();
+                let mut end = start + 1;
+                while end < bytes.len() && bytes[end] != b'"' {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
+                }
+                let literal = serde_json::to_string(value).ok()?;
+                return Some(format!("{}{literal}{}", &text[..start], &text[(end + 1).min(text.len())..]));
+            }
+            seen += 1;
+        }
+        from = after_key;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -233,6 +285,20 @@ mod tests {
         assert!(pos("zzz_unknown") < pos("region") && pos("region") < pos("source_ami"));
         assert!(out.contains("\"source_ami\": \"ami-03cf127a\""));
         assert_eq!(t.builders[0].source_ami.as_deref(), Some("ami-03cf127a"));
+    }
+
+    #[test]
+    fn text_edits_keep_the_files_own_formatting() {
+        let t = PackerTemplate::parse(TEMPLATE).value.unwrap();
+        let out = t.edit_text(TEMPLATE, &[(0, "source_ami", "ami-03cf127a"), (0, "ami_description", "centos/7.8")]);
+        let changed: Vec<(&str, &str)> = TEMPLATE.lines().zip(out.lines()).filter(|(a, b)| a != b).collect();
+        assert_eq!(changed.len(), 2, "{changed:?}");
+        assert_eq!(TEMPLATE.lines().count(), out.lines().count());
+        assert!(out.contains("\"source_ami\": \"ami-03cf127a\""));
+        // A field that is not in the file yet: a whole, valid rewrite.
+        let t = PackerTemplate::parse(r#"{"builders": [{"type": "amazon-ebs", "region": "r"}]}"#).value.unwrap();
+        let out = t.edit_text(r#"{"builders": [{"type": "amazon-ebs", "region": "r"}]}"#, &[(0, "source_ami", "ami-03cf127a")]);
+        assert_eq!(PackerTemplate::parse(&out).value.unwrap().builders[0].source_ami.as_deref(), Some("ami-03cf127a"));
     }
 
     #[test]

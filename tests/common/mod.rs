@@ -37,18 +37,28 @@ impl Test {
         self
     }
 
+    pub fn envs(mut self, vars: &[(&str, String)]) -> Test {
+        self.env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        self
+    }
+
+    /// The command, to spawn by hand (for tests that signal it).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dcos-images"));
+        cmd.args(&self.args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
     pub fn cwd(mut self, dir: &Path) -> Test {
         self.cwd = Some(dir.to_owned());
         self
     }
 
     pub fn run(self) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dcos-images"));
-        cmd.args(&self.args).envs(self.env.iter().map(|(k, v)| (k, v)));
-        if let Some(dir) = &self.cwd {
-            cmd.current_dir(dir);
-        }
-        let out = cmd.output().expect("the binary runs");
+        let out = self.command().output().expect("the binary runs");
         Output {
             status: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -98,3 +108,4 @@ pub fn valid_tree() -> tempfile::TempDir {
     copy_tree(&fixtures().join("valid"), dir.path());
     dir
 }
+pub mod sandbox;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what qualify and its tests need on a Debian machine, idempotently
+# and quickly when everything is already there: packer, OpenSSH server and
+# client, moto's EC2 server, and the unprivileged `dcos-sandbox` user that the
+# local sshd lets packer's builds in as. Run as root (CI is root).
+set -euo pipefail
+
+apt_missing=()
+command -v packer >/dev/null || apt_missing+=(packer)
+[ -x /usr/sbin/sshd ] || apt_missing+=(openssh-server)
+command -v ssh >/dev/null || apt_missing+=(openssh-client)
+command -v git >/dev/null || apt_missing+=(git)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  echo "installing ${apt_missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+if ! command -v moto_server >/dev/null; then
+  echo "installing moto[server]" >&2
+  python3 -m pip install -q 'moto[server]'
+fi
+
+if ! getent passwd dcos-sandbox >/dev/null; then
+  useradd --create-home --shell /bin/bash dcos-sandbox
+fi
+# sshd refuses locked accounts even for key logins: no password, but not locked.
+usermod -p '*' dcos-sandbox
+mkdir -p /run/sshd

@@ -1,0 +1,101 @@
+//! aws-sdk-ec2: image checks and tags. `AWS_ENDPOINT_URL_EC2`, when set, points
+//! every client at that endpoint (moto in the tests, LocalStack for users).
+
+use aws_sdk_ec2::config::Region;
+use aws_sdk_ec2::error::DisplayErrorContext;
+use aws_sdk_ec2::types::{Filter, ImageState, Tag};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    #[error("EC2 in {region}: failed to {description}: {message}")]
+    Api { region: String, description: String, message: String },
+    #[error("EC2 in {region}: image {image} is `{state}`, not available, after {waited:?}")]
+    NotAvailable { region: String, image: String, state: String, waited: Duration },
+}
+
+#[derive(Clone)]
+pub struct Ec2 {
+    config: aws_config::SdkConfig,
+    endpoint: Option<String>,
+}
+
+impl Ec2 {
+    /// The default credential chain (environment, profile, SSO, instance role).
+    pub async fn load() -> Ec2 {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|s| !s.is_empty());
+        Ec2 { config, endpoint }
+    }
+
+    pub fn client(&self, region: &str) -> aws_sdk_ec2::Client {
+        let mut b = aws_sdk_ec2::config::Builder::from(&self.config).region(Region::new(region.to_owned()));
+        if let Some(e) = &self.endpoint {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_ec2::Client::from_conf(b.build())
+    }
+
+    fn api_err<E: std::error::Error>(region: &str, description: &str, e: E) -> CloudError {
+        CloudError::Api { region: region.to_owned(), description: description.to_owned(), message: DisplayErrorContext(e).to_string() }
+    }
+
+    /// The image's state (`available`, `pending`, `failed`, ...); None when EC2 does not know it.
+    pub async fn image_state(&self, region: &str, image: &str) -> Result<Option<String>, CloudError> {
+        let out = self
+            .client(region)
+            .describe_images()
+            .image_ids(image)
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, &format!("describe image {image}"), e))?;
+        Ok(out.images().first().and_then(|i| i.state()).map(|s| s.as_str().to_owned()))
+    }
+
+    /// Waits until the image is `available`; a failed image or the timeout is an error.
+    pub async fn wait_available(&self, region: &str, image: &str, timeout: Duration) -> Result<(), CloudError> {
+        let start = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let state = self.image_state(region, image).await?;
+            if state.as_deref() == Some(ImageState::Available.as_str()) {
+                return Ok(());
+            }
+            let waited = start.elapsed();
+            if state.as_deref() == Some(ImageState::Failed.as_str()) || waited >= timeout {
+                return Err(CloudError::NotAvailable {
+                    region: region.to_owned(),
+                    image: image.to_owned(),
+                    state: state.unwrap_or_else(|| "unknown".into()),
+                    waited,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(15));
+        }
+    }
+
+    pub async fn tag(&self, region: &str, resource: &str, tags: &[(&str, &str)]) -> Result<(), CloudError> {
+        let tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build()).collect();
+        self.client(region)
+            .create_tags()
+            .resources(resource)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, &format!("tag {resource}"), e))?;
+        Ok(())
+    }
+
+    /// Images whose tag `key` has `value`, with their tags.
+    pub async fn images_tagged(&self, region: &str, key: &str, value: &str) -> Result<Vec<String>, CloudError> {
+        let out = self
+            .client(region)
+            .describe_images()
+            .filters(Filter::builder().name(format!("tag:{key}")).values(value).build())
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, "list tagged images", e))?;
+        Ok(out.images().iter().filter_map(|i| i.image_id().map(str::to_owned)).collect())
+    }
+}

@@ -1,0 +1,161 @@
+//! The run journal: `journal.json` in the run directory, rewritten atomically
+//! at every stage change, so that a run that died can still be understood
+//! (and, once clusters exist, cleaned up) from it alone.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "journal.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    /// `--dry-run`: planned and checked, nothing spent.
+    Planned,
+    Qualified,
+    /// Built and checked; results kept in the run directory (`--no-publish`).
+    Built,
+    Failed,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageState {
+    Running,
+    Ok,
+    Failed,
+    Skipped,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub name: String,
+    pub description: String,
+    pub state: StageState,
+    pub started_at: String,
+    pub seconds: Option<f64>,
+    /// The tool's process id (also its process group id) while it runs.
+    pub pid: Option<u32>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub run_id: String,
+    pub build_dir: String,
+    pub root: PathBuf,
+    pub run_dir: PathBuf,
+    pub pid: u32,
+    pub publish_after: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub state: RunState,
+    pub exit_code: Option<u8>,
+    pub stages: Vec<StageRecord>,
+    pub images: BTreeMap<String, String>,
+    pub error: Option<String>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Journal {
+    pub fn start(run_id: &str, build_dir: &str, root: &Path, run_dir: &Path, publish_after: &str) -> Journal {
+        Journal {
+            run_id: run_id.to_owned(),
+            build_dir: build_dir.to_owned(),
+            root: root.to_owned(),
+            run_dir: run_dir.to_owned(),
+            pid: std::process::id(),
+            publish_after: publish_after.to_owned(),
+            started_at: now(),
+            finished_at: None,
+            state: RunState::Running,
+            exit_code: None,
+            stages: Vec::new(),
+            images: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    pub fn save(&self) -> std::io::Result<()> {
+        let mut s = serde_json::to_string_pretty(self).expect("journal serializes");
+        s.push('\n');
+        crate::fsutil::write_atomic(&self.run_dir.join(FILE_NAME), s.as_bytes())
+    }
+
+    pub fn begin(&mut self, name: &str, description: &str) {
+        self.stages.push(StageRecord {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            state: StageState::Running,
+            started_at: now(),
+            seconds: None,
+            pid: None,
+            detail: None,
+        });
+        let _ = self.save();
+    }
+
+    pub fn set_pid(&mut self, pid: u32) {
+        if let Some(s) = self.stages.last_mut() {
+            s.pid = Some(pid);
+        }
+        let _ = self.save();
+    }
+
+    pub fn end(&mut self, state: StageState, seconds: f64, detail: Option<String>) {
+        if let Some(s) = self.stages.last_mut() {
+            s.state = state;
+            s.seconds = Some((seconds * 1000.0).round() / 1000.0);
+            s.detail = detail;
+        }
+        let _ = self.save();
+    }
+
+    pub fn skip(&mut self, name: &str, description: &str, why: &str) {
+        self.begin(name, description);
+        self.end(StageState::Skipped, 0.0, Some(why.to_owned()));
+    }
+
+    pub fn finish(&mut self, state: RunState, exit_code: u8, error: Option<String>) {
+        self.state = state;
+        self.exit_code = Some(exit_code);
+        self.error = error;
+        self.finished_at = Some(now());
+        let _ = self.save();
+    }
+
+    pub fn load(run_dir: &Path) -> Option<Journal> {
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join(FILE_NAME)).ok()?).ok()
+    }
+
+    /// A `running` journal whose process is gone: the run died.
+    pub fn died(&self) -> bool {
+        self.state == RunState::Running && !Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+/// Every run under `run_root`, oldest first (run ids start with the time).
+pub fn all(run_root: &Path) -> Vec<Journal> {
+    let mut runs: Vec<Journal> =
+        std::fs::read_dir(run_root).into_iter().flatten().filter_map(|e| e.ok()).filter_map(|e| Journal::load(&e.path())).collect();
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    runs
+}
+
+pub fn render_runs(runs: &[Journal]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<72} {:<12} {:<20} BUILD DIRECTORY", "RUN ID", "STATE", "STARTED");
+    for r in runs {
+        let state = if r.died() { "died".to_owned() } else { format!("{:?}", r.state).to_lowercase() };
+        let _ = writeln!(out, "{:<72} {:<12} {:<20} {}", r.run_id, state, &r.started_at[..19.min(r.started_at.len())], r.build_dir);
+    }
+    out
+}

@@ -1,0 +1,103 @@
+//! A qualification run as data: computed whole before anything runs, printed
+//! by `--dry-run`, executed stage by stage.
+
+use crate::formats::publish_config::{PublishStep, PublishTestConfig};
+use crate::tools::ToolCall;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageKind {
+    Render,
+    PackerValidate,
+    PackerBuild,
+    CheckImages,
+    Publish,
+}
+
+impl StageKind {
+    /// The stage's name in the journal and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StageKind::Render => "render",
+            StageKind::PackerValidate => "packer_validate",
+            StageKind::PackerBuild => "packer_build",
+            StageKind::CheckImages => "check_images",
+            StageKind::Publish => "publish",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub kind: StageKind,
+    /// What the stage does, in words (`build the image with packer`).
+    pub description: String,
+    pub call: Option<ToolCall>,
+    /// Why the stage will not run, when it will not.
+    pub skipped: Option<String>,
+    /// Whether it spends (creates cloud resources, writes tracked files).
+    pub spends: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub run_id: String,
+    pub build_dir: String,
+    pub config: PublishTestConfig,
+    /// Base image per builder region.
+    pub base_images: BTreeMap<String, String>,
+    pub base_images_file: String,
+    pub run_dir: PathBuf,
+    pub stages: Vec<Stage>,
+}
+
+impl Plan {
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "plan for {} (run {})", self.build_dir, self.run_id);
+        let _ = writeln!(out, "  run directory:  {}", self.run_dir.display());
+        let _ = writeln!(out, "  publish after:  {}", self.config.publish_dcos_images_after);
+        let _ = writeln!(
+            out,
+            "  tests:          integration {}, framework {}{}",
+            on_off(self.config.run_integration_tests),
+            on_off(self.config.run_framework_tests),
+            match &self.config.tests_to_run {
+                Some(t) => format!(", selected: {}", t.join(" ")),
+                None => ", all".to_owned(),
+            }
+        );
+        for (region, image) in &self.base_images {
+            let _ = writeln!(out, "  base image:     {region} {image} (from {})", self.base_images_file);
+        }
+        for (i, s) in self.stages.iter().enumerate() {
+            let _ = write!(out, "  {}. {}", i + 1, s.description);
+            if let Some(why) = &s.skipped {
+                let _ = write!(out, " [skipped: {why}]");
+            }
+            out.push('\n');
+            if let Some(call) = &s.call {
+                let _ = writeln!(out, "       $ (cd {} && {})", call.cwd.display(), call.display());
+            }
+        }
+        out
+    }
+
+    pub fn publishes_after_build(&self) -> bool {
+        self.config.publish_dcos_images_after == PublishStep::PackerBuild
+    }
+
+    pub fn stage(&self, kind: StageKind) -> &Stage {
+        self.stages.iter().find(|s| s.kind == kind).expect("every plan has every stage")
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}

@@ -1,0 +1,94 @@
+//! Thin wrappers around the external programs. Tools are located once, before
+//! anything runs; a missing one is an error that says how to install it.
+
+pub mod git;
+pub mod packer;
+pub mod process;
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Packer,
+    Git,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Packer => "packer",
+            Tool::Git => "git",
+        }
+    }
+
+    fn install_hint(self) -> &'static str {
+        match self {
+            Tool::Packer => "install packer >= 1.6 (Debian/Ubuntu: `apt-get install packer`; elsewhere the HashiCorp release for your platform) and make sure it is on PATH",
+            Tool::Git => "install git (Debian/Ubuntu: `apt-get install git`)",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("`{name}` is not on PATH\n  = help: {hint}")]
+    Missing { name: &'static str, hint: &'static str },
+    #[error("could not start `{program}` to {description}: {source}")]
+    Spawn { program: String, description: String, source: std::io::Error },
+    #[error("failed to {description}: `{command}` exited with {status}\n{stderr}")]
+    Failed { description: String, command: String, status: String, stderr: String },
+}
+
+/// The first executable `name` on `path` (a PATH-style list).
+pub fn locate(tool: Tool, path: Option<&std::ffi::OsStr>) -> Result<PathBuf, ToolError> {
+    let path = path.map(ToOwned::to_owned).or_else(|| std::env::var_os("PATH")).unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool.name()))
+        .find(|p| is_executable(p))
+        .ok_or(ToolError::Missing { name: tool.name(), hint: tool.install_hint() })
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// One external call, with the human description every error carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    pub description: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+}
+
+impl ToolCall {
+    pub fn display(&self) -> String {
+        let name = self.program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::iter::once(name).chain(self.args.iter().cloned()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Runs to completion, capturing output; a non-zero exit is an error that
+    /// keeps the tool's own words (stderr, else stdout: packer validate prints
+    /// its errors on stdout).
+    pub fn run_captured(&self) -> Result<String, ToolError> {
+        let out = std::process::Command::new(&self.program)
+            .args(&self.args)
+            .current_dir(&self.cwd)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|source| ToolError::Spawn { program: self.display(), description: self.description.clone(), source })?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            return Ok(stdout);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let said = if stderr.trim().is_empty() { stdout.trim().to_owned() } else { stderr.trim().to_owned() };
+        Err(ToolError::Failed {
+            description: self.description.clone(),
+            command: self.display(),
+            status: out.status.to_string(),
+            stderr: said.lines().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n"),
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! The local stand-ins of the real world, one set per test: moto's EC2 server,
+//! an OpenSSH server on 127.0.0.1 that packer's builds connect to as the
+//! unprivileged `dcos-sandbox` user, and a git repository with a bare remote.
+//! Everything is stopped when the `Sandbox` is dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SSH_USER: &str = "dcos-sandbox";
+pub const KEY_PAIR: &str = "dcos-images-sandbox";
+pub const BUILD_DIR: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.12";
+
+/// (image id, state, tags) of an image in moto.
+pub type OwnImage = (String, String, Vec<(String, String)>);
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub moto_port: u16,
+    pub ssh_port: u16,
+    moto: Child,
+    sshd: Child,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited ({status}) before listening on {port}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{what} did not listen on {port} within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn must_run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(out.status.success(), "{what}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Sandbox {
+    pub fn start() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // sshd reads the authorized keys as the sandbox user: it must be able to enter.
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let passwd = must_run(Command::new("getent").arg("passwd"), "read the user list");
+        assert!(
+            passwd.lines().any(|l| l.starts_with(&format!("{SSH_USER}:"))),
+            "the sandbox user `{SSH_USER}` does not exist: run `scripts/install-tools.sh` (as root), which .ci/run runs"
+        );
+
+        let moto_port = free_port();
+        let mut moto = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+            .stdout(std::fs::File::create(d.join("moto.log")).unwrap())
+            .stderr(Stdio::from(std::fs::File::create(d.join("moto.err")).unwrap()))
+            .spawn()
+            .expect("moto_server runs (pip install 'moto[server]'; scripts/install-tools.sh)");
+        wait_for_port(moto_port, "moto_server", &mut moto);
+
+        for name in ["host_key", "user_key"] {
+            must_run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(d.join(name)), "ssh-keygen");
+        }
+        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let ssh_port = free_port();
+        std::fs::write(
+            d.join("sshd_config"),
+            format!(
+                "Port {ssh_port}\nListenAddress 127.0.0.1\nHostKey {host}\nAuthorizedKeysFile {auth}\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowUsers {SSH_USER}\nPidFile {pid}\n",
+                host = d.join("host_key").display(),
+                auth = d.join("authorized_keys").display(),
+                pid = d.join("sshd.pid").display(),
+            ),
+        )
+        .unwrap();
+        let mut sshd = Command::new("/usr/sbin/sshd")
+            .arg("-D")
+            .arg("-f")
+            .arg(d.join("sshd_config"))
+            .arg("-E")
+            .arg(d.join("sshd.log"))
+            .spawn()
+            .expect("sshd runs (apt-get install openssh-server; scripts/install-tools.sh)");
+        wait_for_port(ssh_port, "sshd", &mut sshd);
+
+        let sandbox = Sandbox { dir, moto_port, ssh_port, moto, sshd };
+        let key = std::fs::read(sandbox.dir.path().join("user_key.pub")).unwrap();
+        sandbox.ec2("us-west-2", |c| async move {
+            c.import_key_pair().key_name(KEY_PAIR).public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
+        });
+        sandbox
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.moto_port)
+    }
+
+    /// The environment `dcos-images` runs with: moto's endpoint and dummy keys.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_EC2", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-west-2".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    /// Runs `f` with an EC2 client of `region` against moto.
+    pub fn ec2<F, Fut, T>(&self, region: &str, f: F) -> T
+    where
+        F: FnOnce(aws_sdk_ec2::Client) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let creds = aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "sandbox");
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new(region.to_owned()))
+            .credentials_provider(creds)
+            .endpoint_url(self.endpoint())
+            .build();
+        rt.block_on(f(aws_sdk_ec2::Client::from_conf(conf)))
+    }
+
+    /// Images owned by this account in `region`.
+    pub fn own_images(&self, region: &str) -> Vec<OwnImage> {
+        self.ec2(region, |c| async move {
+            let out = c.describe_images().owners("self").send().await.unwrap();
+            out.images()
+                .iter()
+                .map(|i| {
+                    (
+                        i.image_id().unwrap_or_default().to_owned(),
+                        i.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                        i.tags()
+                            .iter()
+                            .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Instances in `region` that are not terminated.
+    pub fn live_instances(&self, region: &str) -> Vec<String> {
+        self.ec2(region, |c| async move {
+            let out = c.describe_instances().send().await.unwrap();
+            out.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+                .filter_map(|i| i.instance_id().map(str::to_owned))
+                .collect()
+        })
+    }
+
+    /// The sandbox tree as a git repository (`repo/`) whose `origin` is a bare
+    /// repository (`remote.git`), with the ports and key filled in.
+    pub fn repo(&self) -> PathBuf {
+        let repo = self.dir.path().join("repo");
+        super::copy_tree(&super::manifest_dir().join("tests/sandbox/tree"), &repo);
+        for entry in walkdir::WalkDir::new(&repo) {
+            let entry = entry.unwrap();
+            if entry.file_name() == "packer.json" {
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                let text = text
+                    .replace("\"@SSH_PORT@\"", &self.ssh_port.to_string())
+                    .replace("@SSH_KEY@", self.dir.path().join("user_key").to_str().unwrap());
+                std::fs::write(entry.path(), text).unwrap();
+            }
+        }
+        let remote = self.dir.path().join("remote.git");
+        let git = |dir: &Path, args: &[&str]| {
+            must_run(
+                Command::new("git").args(["-c", "user.name=test", "-c", "user.email=test@example.invalid"]).args(args).current_dir(dir),
+                "git",
+            )
+        };
+        git(self.dir.path(), &["init", "-q", "--bare", "-b", "main", remote.to_str().unwrap()]);
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "sandbox tree"]);
+        git(&repo, &["remote", "add", "origin", remote.to_str().unwrap()]);
+        git(&repo, &["push", "-q", "origin", "main"]);
+        repo
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.dir.path().join("runs")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.moto.kill();
+        let _ = self.sshd.kill();
+        let _ = self.moto.wait();
+        let _ = self.sshd.wait();
+    }
+}
+
+/// `git` in `dir`, its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    must_run(Command::new("git").args(args).current_dir(dir), "git")
+}

@@ -1,0 +1,2 @@
+dcos_version = "2.1.1"
+num_masters = 1

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "sandbox: slow provisioner started"
+sleep 300
