@@ -22,23 +22,31 @@ pub fn line_at(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
-/// The line of a `"key":` in a JSON text (its `nth` occurrence, 0-based).
-pub fn line_of_json_key(text: &str, key: &str, nth: usize) -> Option<usize> {
+/// Where the `nth` (0-based) `"key":` of a JSON text is: the offset of the
+/// key's opening quote and the offset just after its colon.
+pub fn find_json_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)> {
     let quoted = format!("\"{key}\"");
     let mut from = 0;
     let mut seen = 0;
     while let Some(pos) = text[from..].find(&quoted) {
         let at = from + pos;
-        let rest = text[at + quoted.len()..].trim_start();
-        if rest.starts_with(':') {
+        let after_key = at + quoted.len();
+        let rest = &text[after_key..];
+        let ws = rest.len() - rest.trim_start().len();
+        if rest[ws..].starts_with(':') {
             if seen == nth {
-                return Some(line_at(text, at));
+                return Some((at, after_key + ws + 1));
             }
             seen += 1;
         }
-        from = at + quoted.len();
+        from = after_key;
     }
     None
+}
+
+/// The line of a `"key":` in a JSON text (its `nth` occurrence, 0-based).
+pub fn line_of_json_key(text: &str, key: &str, nth: usize) -> Option<usize> {
+    find_json_key(text, key, nth).map(|(at, _)| line_at(text, at))
 }
 
 /// The line of a top-level `key:` in a YAML text.

@@ -217,34 +217,18 @@ impl PackerTemplate {
 
 /// Replaces the string literal after the `nth` `"key":` in a JSON text.
 fn replace_string_value(text: &str, key: &str, nth: usize, value: &str) -> Option<String> {
-    let quoted = format!("\"{key}\"");
-    let mut from = 0;
-    let mut seen = 0;
-    while let Some(pos) = text[from..].find(&quoted) {
-        let after_key = from + pos + quoted.len();
-        let rest = &text[after_key..];
-        let colon = rest.len() - rest.trim_start().len();
-        if rest[colon..].starts_with(':') {
-            if seen == nth {
-                let after_colon = after_key + colon + 1;
-                let ws = text[after_colon..].len() - text[after_colon..].trim_start().len();
-                let start = after_colon + ws;
-                if !text[start..].starts_with('"') {
-                    return None;
-                }
-                let bytes = text.as_bytes();
-                let mut end = start + 1;
-                while end < bytes.len() && bytes[end] != b'"' {
-                    end += if bytes[end] == b'\\' { 2 } else { 1 };
-                }
-                let literal = serde_json::to_string(value).ok()?;
-                return Some(format!("{}{literal}{}", &text[..start], &text[(end + 1).min(text.len())..]));
-            }
-            seen += 1;
-        }
-        from = after_key;
+    let (_, after_colon) = super::find_json_key(text, key, nth)?;
+    let start = after_colon + (text[after_colon..].len() - text[after_colon..].trim_start().len());
+    if !text[start..].starts_with('"') {
+        return None;
     }
-    None
+    let bytes = text.as_bytes();
+    let mut end = start + 1;
+    while end < bytes.len() && bytes[end] != b'"' {
+        end += if bytes[end] == b'\\' { 2 } else { 1 };
+    }
+    let literal = serde_json::to_string(value).ok()?;
+    Some(format!("{}{literal}{}", &text[..start], &text[(end + 1).min(text.len())..]))
 }
 
 #[cfg(test)]
