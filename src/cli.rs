@@ -80,6 +80,25 @@ pub enum Command {
         /// The branch the publish commit is pushed to (default: publish.branch, else the current branch).
         #[arg(long, value_name = "BRANCH")]
         publish_branch: Option<String>,
+        /// Leave the cluster running and print how to reach and destroy it.
+        #[arg(long)]
+        keep_cluster: bool,
+        /// Build directories qualified at once, each with its own run directory.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        jobs: usize,
+        /// Run only the tests this pytest expression selects (instead of tests_to_run).
+        #[arg(short = 'k', value_name = "EXPR")]
+        keyword: Option<String>,
+        /// Run only this test (file or node id; repeatable; instead of tests_to_run).
+        #[arg(long = "test", value_name = "NAME")]
+        tests: Vec<String>,
+    },
+    /// Destroy the cluster of a run, from its journal (also when its process died).
+    Destroy {
+        run_id: String,
+        /// Parent directory of the run directories (default: $XDG_STATE_HOME/dcos-images/runs).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
     },
     /// The qualification runs under the run directory, with their state.
     Runs {
@@ -228,7 +247,8 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),
-        Command::Qualify { build_dirs, dry_run, no_publish, run_dir, publish_branch } => {
+        Command::Destroy { run_id, run_dir } => crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id),
+        Command::Qualify { build_dirs, dry_run, no_publish, run_dir, publish_branch, keep_cluster, jobs, keyword, tests } => {
             let tree = inv.load_tree()?;
             let run_root = run_root(run_dir.as_deref())?;
             let opts = crate::pipeline::QualifyOptions {
@@ -237,6 +257,9 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 no_publish: *no_publish,
                 run_root,
                 publish_branch: publish_branch.clone(),
+                keep_cluster: *keep_cluster,
+                jobs: *jobs,
+                selection: crate::pipeline::test_command::Selection { keyword: keyword.clone(), tests: tests.clone() },
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
         }

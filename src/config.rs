@@ -16,6 +16,127 @@ pub struct RootConfig {
     pub tree: TreeConfig,
     #[serde(default)]
     pub publish: PublishConfig,
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    #[serde(default)]
+    pub ssh: SshConfig,
+    #[serde(default)]
+    pub tests: TestsConfig,
+}
+
+/// The terraform module that creates a cluster (and installs DC/OS) from the
+/// new image.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Terraform module source: a registry address, a git URL or a local path
+    /// (relative to the tree root).
+    #[serde(default = "default_module")]
+    pub module: String,
+    /// Version constraint, for registry modules only.
+    #[serde(default = "default_module_version")]
+    pub module_version: Option<String>,
+    /// The module input that receives the new image.
+    #[serde(default = "default_image_variable")]
+    pub image_variable: String,
+    #[serde(default)]
+    pub outputs: ClusterOutputNames,
+}
+
+/// The module outputs that hold the cluster's addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterOutputNames {
+    #[serde(default = "out_masters_public")]
+    pub masters_public_ips: String,
+    #[serde(default = "out_masters_private")]
+    pub masters_private_ips: String,
+    #[serde(default = "out_private_agents")]
+    pub private_agents_private_ips: String,
+    #[serde(default = "out_public_agents")]
+    pub public_agents_private_ips: String,
+}
+
+fn default_module() -> String {
+    "dcos-terraform/dcos/aws".into()
+}
+fn default_module_version() -> Option<String> {
+    Some("~> 0.3".into())
+}
+fn default_image_variable() -> String {
+    "aws_ami".into()
+}
+fn out_masters_public() -> String {
+    "infrastructure_masters_public_ips".into()
+}
+fn out_masters_private() -> String {
+    "infrastructure_masters_private_ips".into()
+}
+fn out_private_agents() -> String {
+    "infrastructure_private_agents_private_ips".into()
+}
+fn out_public_agents() -> String {
+    "infrastructure_public_agents_private_ips".into()
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            module: default_module(),
+            module_version: default_module_version(),
+            image_variable: default_image_variable(),
+            outputs: ClusterOutputNames::default(),
+        }
+    }
+}
+
+impl Default for ClusterOutputNames {
+    fn default() -> Self {
+        ClusterOutputNames {
+            masters_public_ips: out_masters_public(),
+            masters_private_ips: out_masters_private(),
+            private_agents_private_ips: out_private_agents(),
+            public_agents_private_ips: out_public_agents(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    /// An ssh_config passed to ssh and scp with `-F` (bastions, ports, keys),
+    /// relative to the tree root.
+    #[serde(default)]
+    pub config_file: Option<String>,
+}
+
+/// The commands run on the first master. Handlebars templates (strict) with
+/// `master_hosts`, `slave_hosts`, `public_slave_hosts` (comma-separated private
+/// IPs), `pytest_args` (the selected tests, shell words) and `junit_xml` (where
+/// the JUnit report must be written).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestsConfig {
+    #[serde(default = "default_integration_command")]
+    pub integration_command: String,
+    /// Run when `run_framework_tests` is on; none by default.
+    #[serde(default)]
+    pub framework_command: Option<String>,
+}
+
+pub const DEFAULT_INTEGRATION_COMMAND: &str = "source /opt/mesosphere/environment.export && \
+cd \"$(ls -d /opt/mesosphere/active/dcos-integration-test* | sort | tail -n 1)\" && \
+MASTER_HOSTS={{master_hosts}} SLAVE_HOSTS={{slave_hosts}} PUBLIC_SLAVE_HOSTS={{public_slave_hosts}} \
+python -m pytest -vv --junitxml={{junit_xml}} {{pytest_args}}";
+
+fn default_integration_command() -> String {
+    DEFAULT_INTEGRATION_COMMAND.into()
+}
+
+impl Default for TestsConfig {
+    fn default() -> Self {
+        TestsConfig { integration_command: default_integration_command(), framework_command: None }
+    }
 }
 
 /// How `qualify` publishes: a commit of the build directory's results, pushed.

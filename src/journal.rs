@@ -31,6 +31,38 @@ pub enum StageState {
     Interrupted,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterState {
+    /// `terraform apply` started: resources may exist.
+    Creating,
+    Up,
+    Destroying,
+    Destroyed,
+    /// `--keep-cluster`: left running on purpose.
+    Kept,
+    /// Destroy failed or was stopped: resources may still exist.
+    DestroyFailed,
+}
+
+impl ClusterState {
+    pub fn may_be_alive(self) -> bool {
+        !matches!(self, ClusterState::Destroyed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterRecord {
+    /// The terraform directory (state, root module).
+    pub dir: PathBuf,
+    pub region: String,
+    pub state: ClusterState,
+    /// Every EC2 instance the state held, checked after destroy.
+    pub instance_ids: Vec<String>,
+    pub outputs: Option<crate::pipeline::cluster::ClusterOutputs>,
+    pub ssh_user: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageRecord {
     pub name: String,
@@ -58,6 +90,12 @@ pub struct Journal {
     pub stages: Vec<StageRecord>,
     pub images: BTreeMap<String, String>,
     pub error: Option<String>,
+    #[serde(default)]
+    pub cluster: Option<ClusterRecord>,
+    #[serde(default)]
+    pub integration_tests: Option<crate::formats::junit::TestSummary>,
+    #[serde(default)]
+    pub framework_tests: Option<crate::formats::junit::TestSummary>,
 }
 
 fn now() -> String {
@@ -80,6 +118,9 @@ impl Journal {
             stages: Vec::new(),
             images: BTreeMap::new(),
             error: None,
+            cluster: None,
+            integration_tests: None,
+            framework_tests: None,
         }
     }
 
@@ -131,6 +172,13 @@ impl Journal {
         let _ = self.save();
     }
 
+    pub fn set_cluster_state(&mut self, state: ClusterState) {
+        if let Some(c) = &mut self.cluster {
+            c.state = state;
+        }
+        let _ = self.save();
+    }
+
     pub fn load(run_dir: &Path) -> Option<Journal> {
         serde_json::from_str(&std::fs::read_to_string(run_dir.join(FILE_NAME)).ok()?).ok()
     }
@@ -152,10 +200,23 @@ pub fn all(run_root: &Path) -> Vec<Journal> {
 pub fn render_runs(runs: &[Journal]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "{:<72} {:<12} {:<20} BUILD DIRECTORY", "RUN ID", "STATE", "STARTED");
+    let _ = writeln!(out, "{:<72} {:<12} {:<20} {:<22} BUILD DIRECTORY", "RUN ID", "STATE", "STARTED", "CLUSTER");
     for r in runs {
         let state = if r.died() { "died".to_owned() } else { format!("{:?}", r.state).to_lowercase() };
-        let _ = writeln!(out, "{:<72} {:<12} {:<20} {}", r.run_id, state, &r.started_at[..19.min(r.started_at.len())], r.build_dir);
+        let cluster = match &r.cluster {
+            None => "-".to_owned(),
+            Some(c) if c.state.may_be_alive() => format!("{:?} (may be alive)", c.state).to_lowercase(),
+            Some(c) => format!("{:?}", c.state).to_lowercase(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<72} {:<12} {:<20} {:<22} {}",
+            r.run_id,
+            state,
+            &r.started_at[..19.min(r.started_at.len())],
+            cluster,
+            r.build_dir
+        );
     }
     out
 }

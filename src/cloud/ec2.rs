@@ -87,6 +87,28 @@ impl Ec2 {
         Ok(())
     }
 
+    /// Of `ids`, those EC2 does not report as terminated (an id EC2 no longer
+    /// knows is gone).
+    pub async fn instances_not_terminated(&self, region: &str, ids: &[String]) -> Result<Vec<String>, CloudError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client(region)
+            .describe_instances()
+            .filters(Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build())
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, "describe the cluster's instances", e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
+    }
+
     /// Images whose tag `key` has `value`, with their tags.
     pub async fn images_tagged(&self, region: &str, key: &str, value: &str) -> Result<Vec<String>, CloudError> {
         let out = self

@@ -6,6 +6,7 @@ pub mod dcos_images;
 pub mod history;
 pub mod image_id;
 pub mod json_keys;
+pub mod junit;
 pub mod packer;
 pub mod publish_config;
 pub mod tfvars;

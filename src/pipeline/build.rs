@@ -19,13 +19,14 @@ pub enum BuildOutcome {
 
 /// Prints packer's progress: every `ui` line with the time since the build
 /// started on a terminal; only the `==>` step lines when output is a log.
-struct Progress {
+struct Progress<'a> {
     start: Instant,
     verbose: bool,
     errors: Vec<String>,
+    label: &'a str,
 }
 
-impl Progress {
+impl Progress<'_> {
     fn line(&mut self, stream: Stream, raw: &str) {
         let Some(line) = parse_line(raw) else {
             if stream == Stream::Stderr && !raw.trim().is_empty() {
@@ -46,7 +47,7 @@ impl Progress {
             let t = self.start.elapsed().as_secs_f64();
             let mut err = std::io::stderr().lock();
             for l in text.trim_end().lines().filter(|l| !l.trim().is_empty()) {
-                let _ = writeln!(err, "[{t:>7.1}s] {l}");
+                let _ = writeln!(err, "{}[{t:>7.1}s] {l}", self.label);
             }
         }
     }
@@ -58,9 +59,10 @@ pub async fn packer_build(
     manifest: &Path,
     wanted_regions: &[String],
     interrupts: &mut Interrupts,
+    label: &str,
     on_spawn: impl FnOnce(u32),
 ) -> BuildOutcome {
-    let mut progress = Progress { start: Instant::now(), verbose: std::io::stderr().is_terminal(), errors: Vec::new() };
+    let mut progress = Progress { start: Instant::now(), verbose: std::io::stderr().is_terminal(), errors: Vec::new(), label };
     let log = run_dir.join("packer.log");
     let finished = process::run_streaming(call, &log, interrupts, process::GRACE, |s, l| progress.line(s, l), on_spawn).await;
     let failed = |detail: String, status: &str| BuildOutcome::Failed {

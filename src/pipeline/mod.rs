@@ -1,31 +1,38 @@
 //! `dcos-images qualify`: each build directory becomes a [`plan::Plan`]
-//! (data), printed, then executed stage by stage with a journal.
+//! (data), printed, then executed stage by stage with a journal:
 //!
-//! Stages: render the template into a run directory; `packer validate`;
-//! `packer build`; ask EC2 that every new image is available, and tag it;
-//! publish (commit and push) after `packer_build`. The cluster and the tests
-//! (publish after `dcos_installation` / `integration_tests`, and `never`) are
-//! the next part: such directories are refused before anything is spent.
+//! render -> packer validate -> terraform init + validate (a broken cluster
+//! module must not cost an image) -> packer build -> EC2 image checks ->
+//! terraform apply -> outputs -> integration tests -> framework tests ->
+//! teardown, with publish after the step `publish_dcos_images_after` names.
+//! Once `apply` has started, teardown runs whatever happens after it.
 
 pub mod build;
+pub mod cluster;
 pub mod plan;
 pub mod publish;
 pub mod render;
+pub mod test_command;
 
 use crate::cloud::ec2::Ec2;
 use crate::config::RootConfig;
 use crate::diagnostic::Severity;
 use crate::error::{exit, Error};
 use crate::formats::dcos_images::DcosImages;
+use crate::formats::junit::TestSummary;
 use crate::formats::publish_config::PublishStep;
-use crate::journal::{Journal, RunState, StageState};
+use crate::formats::RegionImages;
+use crate::journal::{ClusterRecord, ClusterState, Journal, RunState, StageState};
 use crate::tools::git::Git;
-use crate::tools::process::Interrupts;
-use crate::tools::{self, Tool, ToolCall};
+use crate::tools::process::{self, Finished, Interrupts, Stream};
+use crate::tools::ssh::Ssh;
+use crate::tools::terraform::{self as tf, Terraform};
+use crate::tools::{self, Tool, ToolCall, ToolError};
 use crate::tree::{LoadedBuildDir, Tree, HISTORY, PACKER};
 use build::BuildOutcome;
 use plan::{Plan, Stage, StageKind};
 use publish::{PublishTarget, Results};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,13 +41,18 @@ pub struct QualifyOptions {
     pub build_dirs: Vec<PathBuf>,
     pub dry_run: bool,
     pub no_publish: bool,
+    pub keep_cluster: bool,
+    pub jobs: usize,
     /// Parent of the run directories.
     pub run_root: PathBuf,
     pub publish_branch: Option<String>,
+    pub selection: test_command::Selection,
 }
 
 /// How long EC2 may take to make a new image available.
 const IMAGE_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+/// Placeholder image for `terraform validate` before the image exists.
+const PLACEHOLDER_IMAGE: &str = "ami-00000000";
 
 /// Where run directories go by default: the user's state directory, outside
 /// every tracked tree.
@@ -59,51 +71,102 @@ fn new_run_id(build_dir: &str) -> String {
         .map(|p| p.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect::<String>())
         .collect::<Vec<_>>()
         .join("-");
-    let salt = (now.timestamp_subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
+    let salt = (now.timestamp_subsec_nanos() ^ std::process::id().rotate_left(16) ^ slug.len() as u32) & 0xffff;
     format!("{}-{slug}-{salt:04x}", now.format("%Y%m%dT%H%M%SZ"))
 }
 
-pub fn qualify_blocking(root: &Path, tree: &Tree, config: &RootConfig, opts: &QualifyOptions) -> Result<u8, Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}"), "check the process limits"))?;
-    runtime.block_on(qualify(root, tree, config, opts))
+        .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}"), "check the process limits"))
+}
+
+pub fn qualify_blocking(root: &Path, tree: &Tree, config: &RootConfig, opts: &QualifyOptions) -> Result<u8, Error> {
+    runtime()?.block_on(qualify(root, tree, config, opts))
+}
+
+/// Everything a run needs from outside: located once, before anything runs.
+struct Tools {
+    packer: PathBuf,
+    terraform: PathBuf,
 }
 
 pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &QualifyOptions) -> Result<u8, Error> {
     if opts.run_root.starts_with(root) {
         return Err(Error::usage(
             format!("--run-dir {} is inside the tree {}", opts.run_root.display(), root.display()),
-            "run directories hold logs and rendered templates that must not be committed: choose a directory outside the tree",
+            "run directories hold logs, state and rendered templates that must not be committed: choose a directory outside the tree",
         ));
     }
     let dirs = resolve(root, tree, &opts.build_dirs)?;
     refuse_invalid(tree, &dirs)?;
-    let packer = tools::locate(Tool::Packer, None)?;
-    let plans: Vec<Plan> = dirs.iter().map(|d| make_plan(tree, d, &packer, opts)).collect();
-    if !opts.dry_run {
-        refuse_unrunnable(&plans, opts)?;
+    let tools = Tools { packer: tools::locate(Tool::Packer, None)?, terraform: tools::locate(Tool::Terraform, None)? };
+    tools::locate(Tool::Ssh, None)?;
+    let plans: Vec<Plan> = dirs.iter().map(|d| make_plan(tree, d, &tools, opts)).collect::<Result<_, _>>()?;
+    let ssh_config = config.ssh.config_file.as_ref().map(|f| root.join(f));
+    if let Some(f) = &ssh_config {
+        if !f.is_file() {
+            return Err(Error::usage(format!("ssh.config_file {} does not exist", f.display()), "fix ssh.config_file in dcos-images.yaml"));
+        }
     }
-    let publish = if !opts.dry_run && !opts.no_publish { Some(publish_target(root, config, opts)?) } else { None };
+    let publishes = plans.iter().any(|p| p.config.publish_dcos_images_after != PublishStep::Never);
+    let publish = if !opts.dry_run && !opts.no_publish && publishes { Some(publish_target(root, config, opts)?) } else { None };
 
-    let mut interrupts = Interrupts::install().map_err(|e| Error::usage(format!("cannot install signal handlers: {e}"), "run again"))?;
+    let interrupts = Interrupts::install().map_err(|e| Error::usage(format!("cannot install signal handlers: {e}"), "run again"))?;
     let ec2 = if opts.dry_run { None } else { Some(Ec2::load().await) };
-    let mut worst = exit::SUCCESS;
-    for (d, plan) in dirs.iter().zip(&plans) {
-        if opts.dry_run {
-            print!("{}", plan.render_text());
-        } else {
-            eprintln!("qualifying {} (run {})\n  run directory: {}", plan.build_dir, plan.run_id, plan.run_dir.display());
+    let label = dirs.len() > 1;
+    // Publishing commits to one work tree: one at a time.
+    let publish_lock = tokio::sync::Mutex::new(());
+    let jobs = tokio::sync::Semaphore::new(opts.jobs.max(1));
+    let runs = dirs.iter().zip(&plans).map(|(d, plan)| {
+        let mut run = Run {
+            root,
+            d,
+            plan,
+            opts,
+            config,
+            publish: publish.as_ref(),
+            publish_lock: &publish_lock,
+            ec2: ec2.as_ref(),
+            interrupts: interrupts.clone(),
+            journal: Journal::start(&plan.run_id, &plan.build_dir, root, &plan.run_dir, plan.config.publish_dcos_images_after.as_str()),
+            label: if label { format!("{} ", short(&plan.build_dir)) } else { String::new() },
+            ssh_config: ssh_config.clone(),
+            apply_started: false,
+        };
+        let jobs = &jobs;
+        async move {
+            let _permit = jobs.acquire().await.expect("the semaphore is never closed");
+            if run.interrupts.count() > 0 {
+                return exit::INTERRUPTED;
+            }
+            run.execute().await
         }
-        let code = execute(root, d, plan, opts, publish.as_ref(), ec2.as_ref(), &mut interrupts).await;
-        worst = worst.max(code);
-        if code == exit::INTERRUPTED {
-            return Ok(exit::INTERRUPTED);
+    });
+    let codes = join_all(runs).await;
+    if codes.len() > 1 {
+        eprintln!("\nsummary:");
+        for (plan, code) in plans.iter().zip(&codes) {
+            eprintln!("  {:<4} {} (run {})", code, plan.build_dir, plan.run_id);
         }
     }
-    Ok(worst)
+    Ok(worst(&codes))
+}
+
+/// The exit code of several runs: a leaked cluster outranks everything, then
+/// an interruption, then a tool failure, then failed tests.
+fn worst(codes: &[u8]) -> u8 {
+    [exit::TEARDOWN_FAILED, exit::INTERRUPTED, exit::TOOL_FAILED, exit::USAGE, exit::NEGATIVE]
+        .into_iter()
+        .find(|c| codes.contains(c))
+        .unwrap_or(exit::SUCCESS)
+}
+
+fn short(build_dir: &str) -> String {
+    let parts: Vec<&str> = build_dir.split('/').collect();
+    format!("[{}]", parts.get(4..).map(|p| p.join("/")).unwrap_or_else(|| build_dir.to_owned()))
 }
 
 /// The build directories named on the command line.
@@ -140,29 +203,6 @@ fn refuse_invalid(tree: &Tree, dirs: &[&LoadedBuildDir]) -> Result<(), Error> {
     Err(Error::Invalid { report })
 }
 
-/// Publish steps after the cluster need the cluster stage, which this
-/// version does not run: refused before an image is paid for.
-fn refuse_unrunnable(plans: &[Plan], opts: &QualifyOptions) -> Result<(), Error> {
-    for p in plans {
-        let step = p.config.publish_dcos_images_after;
-        let needs_cluster = match step {
-            PublishStep::PackerBuild => false,
-            PublishStep::Never => true,
-            PublishStep::DcosInstallation | PublishStep::IntegrationTests => !opts.no_publish,
-        };
-        if needs_cluster {
-            return Err(Error::usage(
-                format!(
-                    "{}: publish_dcos_images_after is {step}, which needs a cluster; this version of dcos-images builds and publishes images but does not create clusters or run tests yet",
-                    p.build_dir
-                ),
-                "use --dry-run to check it, --no-publish to build its image without publishing (not for `never`), or publish_dcos_images_after: packer_build",
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn publish_target(root: &Path, config: &RootConfig, opts: &QualifyOptions) -> Result<PublishTarget, Error> {
     let program = tools::locate(Tool::Git, None)?;
     let identity = config.publish.identity().map_err(|e| Error::usage(e, "set publish.author in dcos-images.yaml to `Name <email>`"))?;
@@ -186,235 +226,745 @@ fn publish_target(root: &Path, config: &RootConfig, opts: &QualifyOptions) -> Re
     Ok(PublishTarget { git, remote: config.publish.remote.clone(), branch, identity })
 }
 
-fn make_plan(tree: &Tree, d: &LoadedBuildDir, packer: &Path, opts: &QualifyOptions) -> Plan {
+fn make_plan(tree: &Tree, d: &LoadedBuildDir, tools: &Tools, opts: &QualifyOptions) -> Result<Plan, Error> {
     let config = d.config().expect("a valid build directory has a readable config");
     let base_file = tree.base_images_for(&d.dir).expect("a valid build directory has base images");
     let base_map = base_file.value().expect("valid base images parse");
     let template = d.packer.value().expect("a valid packer.json parses");
+    let profile = d.profile.as_ref().and_then(|p| p.value()).expect("a valid build directory has a profile");
     let base_images =
         template.builders.iter().filter_map(|b| b.region.clone()).filter_map(|r| base_map.get(&r).map(|i| (r, i.to_owned()))).collect();
+    let build_region = template.builders.first().and_then(|b| b.region.as_deref());
+    let cluster_region = cluster::cluster_region(profile, build_region)
+        .ok_or_else(|| Error::usage(format!("{}: no region for the cluster", d.dir.rel), "set aws_region in the cluster profile"))?;
+    let ssh_user = template.builders.first().and_then(|b| b.ssh_username.clone()).ok_or_else(|| {
+        Error::usage(format!("{}: packer.json has no ssh_username", d.dir.rel), "the tests log in as packer's ssh_username: set it")
+    })?;
+    let step = config.publish_dcos_images_after;
+    if step == PublishStep::Never && d.images().and_then(|i| i.0.get(&cluster_region)).is_none() {
+        return Err(Error::usage(
+            format!("{}: publish step is never, but dcos_images.yaml has no image for the cluster's region {cluster_region}", d.dir.rel),
+            "publish after a step for the first build, or set aws_region in the profile to a region dcos_images.yaml lists",
+        ));
+    }
     let run_id = new_run_id(&d.dir.rel);
     let run_dir = opts.run_root.join(&run_id);
+    let tf = Terraform { program: tools.terraform.clone(), dir: run_dir.join("cluster") };
     let packer_call = |description: &str, args: &[&str]| ToolCall {
         description: description.to_owned(),
-        program: packer.to_owned(),
+        program: tools.packer.clone(),
         args: args.iter().map(|s| (*s).to_owned()).collect(),
         cwd: run_dir.clone(),
     };
-    let step = config.publish_dcos_images_after;
     let never = step == PublishStep::Never;
     let dry = opts.dry_run.then(|| "dry run".to_owned());
+    let no_build = never.then(|| "publish step is never: the recorded images are tested".to_owned());
+    let stage = |kind, description: &str, call: Option<ToolCall>, skipped: Option<String>| Stage {
+        kind,
+        description: description.to_owned(),
+        call,
+        skipped,
+    };
     let publish_skip = if never {
         Some("publish step is never".to_owned())
     } else if opts.no_publish {
         Some("--no-publish: results stay in the run directory".to_owned())
-    } else if step != PublishStep::PackerBuild {
-        Some(format!("publishes after {step}, which needs the cluster stage"))
     } else {
         dry.clone()
     };
-    let stages = vec![
-        Stage {
-            kind: StageKind::Render,
-            description: "render packer.json into the run directory (base image, description, absolute provisioner paths)".into(),
-            call: None,
-            skipped: None,
-            spends: false,
-        },
-        Stage {
-            kind: StageKind::PackerValidate,
-            description: "check the rendered template with packer".into(),
-            call: Some(packer_call("check the rendered template with packer", &["validate", PACKER])),
-            skipped: None,
-            spends: false,
-        },
-        Stage {
-            kind: StageKind::PackerBuild,
-            description: "build the image with packer".into(),
-            call: Some(packer_call("build the image with packer", &["build", "-machine-readable", PACKER])),
-            skipped: if never { Some("publish step is never: the recorded images are tested".into()) } else { dry.clone() },
-            spends: true,
-        },
-        Stage {
-            kind: StageKind::CheckImages,
-            description: "ask EC2 that each new image is available in every region, and tag it".into(),
-            call: None,
-            skipped: if never { Some("no image is built".into()) } else { dry.clone() },
-            spends: true,
-        },
-        Stage {
-            kind: StageKind::Publish,
-            description: format!("publish dcos_images.yaml, the history and packer.json (after {step})"),
-            call: None,
-            skipped: publish_skip,
-            spends: true,
-        },
+    let publish =
+        stage(StageKind::Publish, &format!("publish dcos_images.yaml, the history and packer.json (after {step})"), None, publish_skip);
+    let mut stages = vec![
+        stage(StageKind::Render, "render packer.json and the cluster's root module into the run directory", None, None),
+        stage(
+            StageKind::PackerValidate,
+            "check the rendered template with packer",
+            Some(packer_call("check the rendered template with packer", &["validate", PACKER])),
+            no_build.clone(),
+        ),
+        stage(StageKind::TerraformInit, "initialise the cluster module with terraform", Some(tf.init()), None),
+        stage(StageKind::TerraformValidate, "check the cluster module with terraform", Some(tf.validate()), None),
+        stage(
+            StageKind::PackerBuild,
+            "build the image with packer",
+            Some(packer_call("build the image with packer", &["build", "-machine-readable", PACKER])),
+            no_build.clone().or(dry.clone()),
+        ),
+        stage(
+            StageKind::CheckImages,
+            "ask EC2 that each new image is available in every region, and tag it",
+            None,
+            no_build.or(dry.clone()),
+        ),
     ];
-    Plan { run_id, build_dir: d.dir.rel.clone(), config, base_images, base_images_file: base_file.rel.clone(), run_dir, stages }
+    if step == PublishStep::PackerBuild {
+        stages.push(publish.clone());
+    }
+    stages.push(stage(
+        StageKind::ClusterApply,
+        &format!("create the cluster with terraform in {cluster_region}"),
+        Some(tf.apply()),
+        dry.clone(),
+    ));
+    stages.push(stage(StageKind::ClusterOutputs, "read the cluster's addresses from terraform", Some(tf.output()), dry.clone()));
+    if step == PublishStep::DcosInstallation {
+        stages.push(publish.clone());
+    }
+    let integration_skip = (!config.run_integration_tests).then(|| "run_integration_tests is false".to_owned()).or(dry.clone());
+    stages.push(stage(
+        StageKind::IntegrationTests,
+        &format!("run the integration tests on the first master as {ssh_user}"),
+        None,
+        integration_skip,
+    ));
+    let framework_skip = (!config.run_framework_tests).then(|| "run_framework_tests is false".to_owned()).or(dry.clone());
+    stages.push(stage(StageKind::FrameworkTests, "run the framework tests (tests.framework_command)", None, framework_skip));
+    if matches!(step, PublishStep::IntegrationTests | PublishStep::Never) {
+        stages.push(publish);
+    }
+    let teardown_skip = if opts.keep_cluster { Some("--keep-cluster".to_owned()) } else { dry.clone() };
+    stages.push(stage(
+        StageKind::Teardown,
+        "destroy the cluster with terraform, then ask EC2 that every instance is terminated",
+        Some(tf.destroy()),
+        teardown_skip,
+    ));
+    let pytest_args = test_command::pytest_args(&opts.selection, &config);
+    Ok(Plan {
+        run_id,
+        build_dir: d.dir.rel.clone(),
+        config,
+        base_images,
+        base_images_file: base_file.rel.clone(),
+        run_dir,
+        cluster_region,
+        ssh_user,
+        pytest_args,
+        stages,
+    })
 }
 
-/// Runs one plan; returns its exit code. Every stage is journaled.
-async fn execute(
-    root: &Path,
-    d: &LoadedBuildDir,
-    plan: &Plan,
-    opts: &QualifyOptions,
-    publish: Option<&PublishTarget>,
-    ec2: Option<&Ec2>,
-    interrupts: &mut Interrupts,
-) -> u8 {
-    if let Err(e) = std::fs::create_dir_all(&plan.run_dir) {
-        eprintln!("error: cannot create the run directory {}: {e}", plan.run_dir.display());
-        return exit::TOOL_FAILED;
-    }
-    let mut journal = Journal::start(&plan.run_id, &plan.build_dir, root, &plan.run_dir, plan.config.publish_dcos_images_after.as_str());
-    let _ = journal.save();
-    let fail = |journal: &mut Journal, state: RunState, code: u8, message: String| {
-        eprintln!("error: {}: {message}", plan.build_dir);
-        journal.finish(state, code, Some(message));
-        code
-    };
-    let stage_of = |k| plan.stage(k);
+/// One build directory's run.
+struct Run<'a> {
+    root: &'a Path,
+    d: &'a LoadedBuildDir,
+    plan: &'a Plan,
+    opts: &'a QualifyOptions,
+    config: &'a RootConfig,
+    publish: Option<&'a PublishTarget>,
+    publish_lock: &'a tokio::sync::Mutex<()>,
+    ec2: Option<&'a Ec2>,
+    interrupts: Interrupts,
+    journal: Journal,
+    /// Prefix of printed lines when several directories run at once.
+    label: String,
+    ssh_config: Option<PathBuf>,
+    apply_started: bool,
+}
 
-    // Render.
-    let t = Instant::now();
-    let manifest = plan.run_dir.join(HISTORY);
-    journal.begin(StageKind::Render.name(), &stage_of(StageKind::Render).description);
-    if let Err(e) = render_into_run_dir(d, plan, &manifest) {
-        journal.end(StageState::Failed, t.elapsed().as_secs_f64(), Some(e.clone()));
-        return fail(&mut journal, RunState::Failed, exit::TOOL_FAILED, e);
-    }
-    journal.end(StageState::Ok, t.elapsed().as_secs_f64(), None);
+/// How a stage ended, when it did not simply succeed.
+enum Stop {
+    Failed(u8, String),
+    Interrupted(String),
+}
 
-    // packer validate: cheap, and a broken template must not cost an instance.
-    let t = Instant::now();
-    let validate = stage_of(StageKind::PackerValidate);
-    journal.begin(StageKind::PackerValidate.name(), &validate.description);
-    let call = validate.call.clone().expect("validate has a call");
-    match tokio::task::spawn_blocking(move || call.run_captured()).await.expect("validate task") {
-        Ok(_) => journal.end(StageState::Ok, t.elapsed().as_secs_f64(), None),
-        Err(e) => {
-            journal.end(StageState::Failed, t.elapsed().as_secs_f64(), Some(e.to_string()));
-            return fail(&mut journal, RunState::Failed, exit::TOOL_FAILED, e.to_string());
-        }
-    }
-    if opts.dry_run {
-        for k in [StageKind::PackerBuild, StageKind::CheckImages, StageKind::Publish] {
-            journal.skip(k.name(), &stage_of(k).description, "dry run");
-        }
-        journal.finish(RunState::Planned, exit::SUCCESS, None);
-        println!("dry run: the template is valid for packer; nothing was built, nothing was published");
-        return exit::SUCCESS;
-    }
-    if interrupts.count() > 0 {
-        return fail(&mut journal, RunState::Interrupted, exit::INTERRUPTED, "interrupted before packer build".into());
+type Step<T> = Result<T, Stop>;
+
+impl Run<'_> {
+    fn say(&self, line: &str) {
+        eprintln!("{}{line}", self.label);
     }
 
-    // packer build.
-    let t = Instant::now();
-    let build = stage_of(StageKind::PackerBuild);
-    journal.begin(StageKind::PackerBuild.name(), &build.description);
-    let template = d.packer.value().expect("validated");
-    let regions: Vec<String> = template.builders.iter().flat_map(|b| b.image_regions()).collect();
-    // The pid (= process group) goes into the journal as soon as packer
-    // starts, so a run that dies mid-build still says what to look for.
-    let outcome =
-        build::packer_build(build.call.as_ref().expect("build has a call"), &plan.run_dir, &manifest, &regions, interrupts, |p| {
-            journal.set_pid(p)
-        })
-        .await;
-    let (history_text, images) = match outcome {
-        BuildOutcome::Built { history_text, images, .. } => {
-            journal.images = images.clone();
-            journal.end(StageState::Ok, t.elapsed().as_secs_f64(), None);
-            (history_text, images)
-        }
-        BuildOutcome::Failed { error } => {
-            journal.end(StageState::Failed, t.elapsed().as_secs_f64(), Some(error.to_string()));
-            return fail(&mut journal, RunState::Failed, exit::TOOL_FAILED, error.to_string());
-        }
-        BuildOutcome::Interrupted => {
-            journal.end(StageState::Interrupted, t.elapsed().as_secs_f64(), Some("packer's process group was stopped".into()));
-            return fail(
-                &mut journal,
-                RunState::Interrupted,
-                exit::INTERRUPTED,
-                "interrupted during packer build; packer cleaned up".into(),
-            );
-        }
-    };
-
-    // EC2: every new image available, then tagged with where it came from.
-    let t = Instant::now();
-    journal.begin(StageKind::CheckImages.name(), &stage_of(StageKind::CheckImages).description);
-    let ec2 = ec2.expect("EC2 is loaded for real runs");
-    let checks = images.iter().map(|(region, image)| async move {
-        ec2.wait_available(region, image, IMAGE_TIMEOUT).await?;
-        ec2.tag(region, image, &[("dcos-images:build-dir", &plan.build_dir), ("dcos-images:run-id", &plan.run_id)]).await
-    });
-    let results = tokio::select! {
-        r = futures_join_all(checks) => r,
-        _ = interrupts.after(0) => {
-            journal.end(StageState::Interrupted, t.elapsed().as_secs_f64(), None);
-            return fail(&mut journal, RunState::Interrupted, exit::INTERRUPTED, "interrupted while checking the images".into());
-        }
-    };
-    if let Some(e) = results.into_iter().find_map(Result::err) {
-        journal.end(StageState::Failed, t.elapsed().as_secs_f64(), Some(e.to_string()));
-        return fail(&mut journal, RunState::Failed, exit::TOOL_FAILED, e.to_string());
+    fn stage(&self, kind: StageKind) -> &Stage {
+        self.plan.stage(kind)
     }
-    journal.end(StageState::Ok, t.elapsed().as_secs_f64(), None);
 
-    // Publish, or keep the results in the run directory.
-    let t = Instant::now();
-    let results = Results::new(&DcosImages(images.clone()), &history_text, template, &d.packer.text, &plan.base_images, &plan.build_dir);
-    let publish_stage = stage_of(StageKind::Publish);
-    match (publish, &publish_stage.skipped) {
-        (Some(target), None) => {
-            journal.begin(StageKind::Publish.name(), &publish_stage.description);
-            let written = match results.write(&d.dir.abs) {
-                Ok(w) => w,
-                Err((p, e)) => {
-                    let m = format!("cannot write {}: {e}", p.display());
-                    journal.end(StageState::Failed, t.elapsed().as_secs_f64(), Some(m.clone()));
-                    return fail(&mut journal, RunState::Failed, exit::TOOL_FAILED, m);
+    fn begin(&mut self, kind: StageKind) -> Instant {
+        let description = self.stage(kind).description.clone();
+        self.say(&format!("==> {description}"));
+        self.journal.begin(kind.name(), &description);
+        Instant::now()
+    }
+
+    fn end(&mut self, t: Instant, state: StageState, detail: Option<String>) {
+        self.journal.end(state, t.elapsed().as_secs_f64(), detail);
+    }
+
+    fn skip(&mut self, kind: StageKind) {
+        let why = self.stage(kind).skipped.clone().unwrap_or_default();
+        let description = self.stage(kind).description.clone();
+        self.journal.skip(kind.name(), &description, &why);
+    }
+
+    fn check_interrupted(&self, before: &str) -> Step<()> {
+        if self.interrupts.count() > 0 {
+            return Err(Stop::Interrupted(format!("interrupted before {before}")));
+        }
+        Ok(())
+    }
+
+    /// A short tool call, off the async threads.
+    async fn captured(&mut self, kind: StageKind) -> Step<String> {
+        let t = self.begin(kind);
+        let call = self.stage(kind).call.clone().expect("the stage has a call");
+        match tokio::task::spawn_blocking(move || call.run_captured()).await.expect("tool task") {
+            Ok(out) => {
+                self.end(t, StageState::Ok, None);
+                Ok(out)
+            }
+            Err(e) => {
+                self.end(t, StageState::Failed, Some(e.to_string()));
+                Err(Stop::Failed(exit::TOOL_FAILED, e.to_string()))
+            }
+        }
+    }
+
+    /// A long tool call, streamed, in its own process group.
+    /// On a terminal every line is shown; in a log, stderr and the lines that
+    /// say how it went (errors, "Apply complete!", "Destroy complete!").
+    async fn streamed(&mut self, call: &ToolCall, log: &str, grace: Duration) -> Result<Finished, ToolError> {
+        let start = Instant::now();
+        let verbose = std::io::stderr().is_terminal();
+        let label = self.label.clone();
+        let mut interrupts = self.interrupts.clone();
+        let journal = &mut self.journal;
+        process::run_streaming(
+            call,
+            &self.plan.run_dir.join(log),
+            &mut interrupts,
+            grace,
+            |stream, line| {
+                let telling = stream == Stream::Stderr || line.contains("Error") || line.contains("complete!");
+                if !line.trim().is_empty() && (verbose || telling) {
+                    let _ = writeln!(std::io::stderr().lock(), "{label}[{:>7.1}s] {line}", start.elapsed().as_secs_f64());
                 }
+            },
+            |pid| journal.set_pid(pid),
+        )
+        .await
+    }
+
+    async fn execute(&mut self) -> u8 {
+        if let Err(e) = std::fs::create_dir_all(self.plan.run_dir.join("cluster")) {
+            self.say(&format!("error: cannot create the run directory {}: {e}", self.plan.run_dir.display()));
+            return exit::TOOL_FAILED;
+        }
+        let _ = self.journal.save();
+        if self.opts.dry_run {
+            print!("{}", self.plan.render_text());
+        } else {
+            self.say(&format!(
+                "qualifying {} (run {})\n  run directory: {}",
+                self.plan.build_dir,
+                self.plan.run_id,
+                self.plan.run_dir.display()
+            ));
+        }
+        let result = self.main_flow().await;
+        let mut code = match &result {
+            Ok(code) => *code,
+            Err(Stop::Failed(code, _)) => *code,
+            Err(Stop::Interrupted(_)) => exit::INTERRUPTED,
+        };
+        let mut state = match (&result, code) {
+            (Err(Stop::Interrupted(_)), _) => RunState::Interrupted,
+            (_, exit::SUCCESS) if self.opts.dry_run => RunState::Planned,
+            (_, exit::SUCCESS) if self.journal.stages.iter().any(|s| s.name == "publish" && s.state == StageState::Ok) => {
+                RunState::Qualified
+            }
+            (_, exit::SUCCESS) => RunState::Built,
+            _ => RunState::Failed,
+        };
+        let mut error = match result {
+            Err(Stop::Failed(_, m)) | Err(Stop::Interrupted(m)) => {
+                self.say(&format!("error: {}: {m}", self.plan.build_dir));
+                Some(m)
+            }
+            Ok(_) => None,
+        };
+        if self.apply_started {
+            if let Err(m) = self.teardown().await {
+                self.say(&format!("error: {}: TEARDOWN FAILED: {m}", self.plan.build_dir));
+                code = exit::TEARDOWN_FAILED;
+                state = RunState::Failed;
+                error = Some(m);
+            }
+        }
+        if state == RunState::Qualified {
+            let tests = match &self.journal.integration_tests {
+                Some(t) => format!("; integration tests: {} passed, {} skipped", t.passed, t.skipped),
+                None => String::new(),
             };
-            let target = target.clone();
-            let rel = plan.build_dir.clone();
-            match tokio::task::spawn_blocking(move || target.commit_and_push(&rel, &written)).await.expect("publish task") {
-                Ok(()) => journal.end(StageState::Ok, t.elapsed().as_secs_f64(), None),
-                Err(e) => {
-                    journal.end(StageState::Failed, t.elapsed().as_secs_f64(), Some(e.to_string()));
-                    return fail(&mut journal, RunState::Failed, exit::TOOL_FAILED, e.to_string());
+            println!("{}qualified {}: {}{tests}", self.label, self.plan.build_dir, summary(&self.journal.images));
+        }
+        self.journal.finish(state, code, error);
+        code
+    }
+
+    async fn main_flow(&mut self) -> Step<u8> {
+        let step = self.plan.config.publish_dcos_images_after;
+        let never = step == PublishStep::Never;
+        let manifest = self.plan.run_dir.join(HISTORY);
+        let tf_dir = self.plan.run_dir.join("cluster");
+
+        let t = self.begin(StageKind::Render);
+        let rendered = self.render(&manifest, PLACEHOLDER_IMAGE);
+        match rendered {
+            Ok(()) => self.end(t, StageState::Ok, None),
+            Err(e) => {
+                self.end(t, StageState::Failed, Some(e.clone()));
+                return Err(Stop::Failed(exit::TOOL_FAILED, e));
+            }
+        }
+        if never {
+            self.skip(StageKind::PackerValidate);
+        } else {
+            self.captured(StageKind::PackerValidate).await?;
+        }
+        // A broken cluster module must not cost an image.
+        self.captured(StageKind::TerraformInit).await?;
+        self.captured(StageKind::TerraformValidate).await?;
+        if self.opts.dry_run {
+            for k in [
+                StageKind::PackerBuild,
+                StageKind::CheckImages,
+                StageKind::ClusterApply,
+                StageKind::ClusterOutputs,
+                StageKind::IntegrationTests,
+                StageKind::FrameworkTests,
+                StageKind::Publish,
+                StageKind::Teardown,
+            ] {
+                self.skip(k);
+            }
+            println!("dry run: the template and the cluster module are valid; nothing was built, created or published");
+            return Ok(exit::SUCCESS);
+        }
+
+        let (images, history_text) = if never {
+            self.skip(StageKind::PackerBuild);
+            self.skip(StageKind::CheckImages);
+            (self.d.images().expect("checked in the plan").0.clone(), None)
+        } else {
+            self.check_interrupted("packer build")?;
+            let (images, history) = self.packer_build(&manifest).await?;
+            self.check_images(&images).await?;
+            (images, Some(history))
+        };
+        self.journal.images = images.clone();
+        let results = history_text.as_ref().map(|h| {
+            let template = self.d.packer.value().expect("validated");
+            Results::new(&DcosImages(images.clone()), h, template, &self.d.packer.text, &self.plan.base_images, &self.plan.build_dir)
+        });
+        if step == PublishStep::PackerBuild {
+            self.publish(results.as_ref()).await?;
+        }
+
+        // The cluster, from the image of its region.
+        self.check_interrupted("terraform apply")?;
+        let image = images.get(&self.plan.cluster_region).cloned().ok_or_else(|| {
+            Stop::Failed(exit::TOOL_FAILED, format!("no image was built in the cluster's region {}", self.plan.cluster_region))
+        })?;
+        self.render_cluster(&image).map_err(|e| Stop::Failed(exit::TOOL_FAILED, e))?;
+        self.journal.cluster = Some(ClusterRecord {
+            dir: tf_dir.clone(),
+            region: self.plan.cluster_region.clone(),
+            state: ClusterState::Creating,
+            instance_ids: Vec::new(),
+            outputs: None,
+            ssh_user: self.plan.ssh_user.clone(),
+        });
+        self.apply_started = true;
+        let t = self.begin(StageKind::ClusterApply);
+        let call = self.stage(StageKind::ClusterApply).call.clone().expect("apply has a call");
+        match self.streamed(&call, "terraform-apply.log", process::GRACE).await {
+            Ok(Finished::Exited { success: true, .. }) => {
+                self.end(t, StageState::Ok, None);
+                self.journal.set_cluster_state(ClusterState::Up);
+            }
+            Ok(Finished::Exited { status, .. }) => {
+                let m = format!(
+                    "failed to create the cluster with terraform: exited with {status} (log: terraform-apply.log)\n{}",
+                    self.tail("terraform-apply.log")
+                );
+                self.end(t, StageState::Failed, Some(m.clone()));
+                return Err(Stop::Failed(exit::TOOL_FAILED, m));
+            }
+            Ok(Finished::Interrupted) => {
+                self.end(t, StageState::Interrupted, Some("terraform's process group was stopped".into()));
+                return Err(Stop::Interrupted("interrupted during terraform apply".into()));
+            }
+            Err(e) => {
+                self.end(t, StageState::Failed, Some(e.to_string()));
+                return Err(Stop::Failed(exit::TOOL_FAILED, e.to_string()));
+            }
+        }
+        let outputs_json = self.captured(StageKind::ClusterOutputs).await?;
+        let outputs = cluster::read_outputs(&outputs_json).map_err(|e| Stop::Failed(exit::TOOL_FAILED, e))?;
+        if let Some(c) = &mut self.journal.cluster {
+            c.outputs = Some(outputs.clone());
+        }
+        let _ = self.journal.save();
+        if step == PublishStep::DcosInstallation {
+            self.publish(results.as_ref()).await?;
+        }
+
+        // The tests, over ssh to the first master.
+        let mut passed = true;
+        if self.plan.config.run_integration_tests {
+            self.check_interrupted("the integration tests")?;
+            let template = self.config.tests.integration_command.clone();
+            let summary = self.remote_tests(StageKind::IntegrationTests, &template, &outputs, "integration").await?;
+            passed &= summary.failed == 0;
+            self.journal.integration_tests = Some(summary);
+        } else {
+            self.skip(StageKind::IntegrationTests);
+        }
+        match (&self.config.tests.framework_command, self.plan.config.run_framework_tests) {
+            (Some(command), true) => {
+                self.check_interrupted("the framework tests")?;
+                let command = command.clone();
+                let summary = self.remote_tests(StageKind::FrameworkTests, &command, &outputs, "framework").await?;
+                passed &= summary.failed == 0;
+                self.journal.framework_tests = Some(summary);
+            }
+            (None, true) => {
+                self.journal.skip(
+                    StageKind::FrameworkTests.name(),
+                    &self.stage(StageKind::FrameworkTests).description.clone(),
+                    "no tests.framework_command configured",
+                );
+            }
+            (_, false) => self.skip(StageKind::FrameworkTests),
+        }
+        let _ = self.journal.save();
+        if !passed {
+            if matches!(step, PublishStep::IntegrationTests) {
+                let why = "tests failed: nothing published".to_owned();
+                let d = self.stage(StageKind::Publish).description.clone();
+                self.journal.skip(StageKind::Publish.name(), &d, &why);
+            }
+            return Err(Stop::Failed(exit::NEGATIVE, "tests failed".into()));
+        }
+        if step == PublishStep::IntegrationTests {
+            self.publish(results.as_ref()).await?;
+        }
+        if never {
+            self.skip(StageKind::Publish);
+        }
+        Ok(exit::SUCCESS)
+    }
+
+    fn tail(&self, log: &str) -> String {
+        let text = std::fs::read_to_string(self.plan.run_dir.join(log)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(15)..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The rendered packer template, a copy of the history, and the cluster's
+    /// root module with a placeholder image (enough for `terraform validate`).
+    fn render(&self, manifest: &Path, image: &str) -> Result<(), String> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|s| !s.is_empty());
+        if let Some(h) = &self.d.history {
+            std::fs::write(manifest, &h.text).map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
+        }
+        let rendered = render::render(
+            self.d.packer.value().expect("validated"),
+            &render::RenderInputs {
+                base_images: &self.plan.base_images,
+                description: &self.d.dir.rel,
+                build_dir: &self.d.dir.abs,
+                manifest,
+                ec2_endpoint: endpoint.as_deref(),
+            },
+        );
+        write_json(&self.plan.run_dir.join(PACKER), &rendered)?;
+        self.render_cluster(image)
+    }
+
+    fn render_cluster(&self, image: &str) -> Result<(), String> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|s| !s.is_empty());
+        let profile = self.d.profile.as_ref().and_then(|p| p.value()).expect("validated");
+        let module = cluster::RootModule {
+            config: &self.config.cluster,
+            root: self.root,
+            profile,
+            region: &self.plan.cluster_region,
+            image,
+            run_id: &self.plan.run_id,
+            build_dir: &self.plan.build_dir,
+            ec2_endpoint: endpoint.as_deref(),
+        }
+        .render();
+        write_json(&self.plan.run_dir.join("cluster/main.tf.json"), &module)
+    }
+
+    async fn packer_build(&mut self, manifest: &Path) -> Step<(RegionImages, String)> {
+        let t = self.begin(StageKind::PackerBuild);
+        let call = self.stage(StageKind::PackerBuild).call.clone().expect("build has a call");
+        let template = self.d.packer.value().expect("validated");
+        let regions: Vec<String> = template.builders.iter().flat_map(|b| b.image_regions()).collect();
+        let mut interrupts = self.interrupts.clone();
+        let journal = &mut self.journal;
+        // The pid (= process group) goes into the journal as soon as packer
+        // starts, so a run that dies mid-build still says what to look for.
+        let outcome =
+            build::packer_build(&call, &self.plan.run_dir, manifest, &regions, &mut interrupts, &self.label, |p| journal.set_pid(p)).await;
+        match outcome {
+            BuildOutcome::Built { history_text, images, .. } => {
+                self.end(t, StageState::Ok, None);
+                Ok((images, history_text))
+            }
+            BuildOutcome::Failed { error } => {
+                self.end(t, StageState::Failed, Some(error.to_string()));
+                Err(Stop::Failed(exit::TOOL_FAILED, error.to_string()))
+            }
+            BuildOutcome::Interrupted => {
+                self.end(t, StageState::Interrupted, Some("packer's process group was stopped".into()));
+                Err(Stop::Interrupted("interrupted during packer build; packer cleaned up".into()))
+            }
+        }
+    }
+
+    /// EC2 itself: every new image available, then tagged with where it came from.
+    async fn check_images(&mut self, images: &RegionImages) -> Step<()> {
+        let t = self.begin(StageKind::CheckImages);
+        let ec2 = self.ec2.expect("EC2 is loaded for real runs");
+        let (build_dir, run_id) = (self.plan.build_dir.as_str(), self.plan.run_id.as_str());
+        let checks = images.iter().map(|(region, image)| async move {
+            ec2.wait_available(region, image, IMAGE_TIMEOUT).await?;
+            ec2.tag(region, image, &[("dcos-images:build-dir", build_dir), ("dcos-images:run-id", run_id)]).await
+        });
+        let mut interrupts = self.interrupts.clone();
+        let results = tokio::select! {
+            r = join_all(checks) => r,
+            _ = interrupts.after(0) => {
+                self.end(t, StageState::Interrupted, None);
+                return Err(Stop::Interrupted("interrupted while checking the images".into()));
+            }
+        };
+        if let Some(e) = results.into_iter().find_map(Result::err) {
+            self.end(t, StageState::Failed, Some(e.to_string()));
+            return Err(Stop::Failed(exit::TOOL_FAILED, e.to_string()));
+        }
+        self.end(t, StageState::Ok, None);
+        Ok(())
+    }
+
+    /// Publish, or keep the results in the run directory.
+    async fn publish(&mut self, results: Option<&Results>) -> Step<()> {
+        let results = results.expect("publishing follows a build");
+        let stage = self.stage(StageKind::Publish).clone();
+        match (self.publish, &stage.skipped) {
+            (Some(target), None) => {
+                let t = self.begin(StageKind::Publish);
+                let _serial = self.publish_lock.lock().await;
+                let written = results.write(&self.d.dir.abs).map_err(|(p, e)| format!("cannot write {}: {e}", p.display()));
+                let target = target.clone();
+                let rel = self.plan.build_dir.clone();
+                let outcome = match written {
+                    Ok(w) => tokio::task::spawn_blocking(move || target.commit_and_push(&rel, &w))
+                        .await
+                        .expect("publish task")
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(()) => {
+                        self.end(t, StageState::Ok, None);
+                        println!("{}published {}: {}", self.label, self.plan.build_dir, summary(&self.journal.images));
+                        Ok(())
+                    }
+                    Err(m) => {
+                        self.end(t, StageState::Failed, Some(m.clone()));
+                        Err(Stop::Failed(exit::TOOL_FAILED, m))
+                    }
                 }
             }
-            journal.finish(RunState::Qualified, exit::SUCCESS, None);
-            println!("qualified {}: {}", plan.build_dir, summary(&images));
-            exit::SUCCESS
-        }
-        (_, skipped) => {
-            let why = skipped.clone().unwrap_or_else(|| "--no-publish".into());
-            let out = plan.run_dir.join("results");
-            let kept = std::fs::create_dir_all(&out).map_err(|e| (out.clone(), e)).and_then(|_| results.write(&out));
-            if let Err((p, e)) = kept {
-                return fail(&mut journal, RunState::Failed, exit::TOOL_FAILED, format!("cannot write {}: {e}", p.display()));
+            (_, skipped) => {
+                let why = skipped.clone().unwrap_or_else(|| "--no-publish".into());
+                let out = self.plan.run_dir.join("results");
+                let kept = std::fs::create_dir_all(&out).map_err(|e| (out.clone(), e)).and_then(|_| results.write(&out));
+                if let Err((p, e)) = kept {
+                    return Err(Stop::Failed(exit::TOOL_FAILED, format!("cannot write {}: {e}", p.display())));
+                }
+                self.journal.skip(StageKind::Publish.name(), &stage.description, &why);
+                println!(
+                    "{}built {}: {} (not published: {why}; results in {})",
+                    self.label,
+                    self.plan.build_dir,
+                    summary(&self.journal.images),
+                    out.display()
+                );
+                Ok(())
             }
-            journal.skip(StageKind::Publish.name(), &publish_stage.description, &why);
-            journal.finish(RunState::Built, exit::SUCCESS, None);
-            println!("built {}: {} (not published: {why}; results in {})", plan.build_dir, summary(&images), out.display());
-            exit::SUCCESS
         }
+    }
+
+    /// Runs a test command on the first master, fetches its JUnit report and
+    /// summarises it. A failed test is a result; a command that produced no
+    /// report is a tool failure.
+    async fn remote_tests(&mut self, kind: StageKind, template: &str, outputs: &cluster::ClusterOutputs, suite: &str) -> Step<TestSummary> {
+        let t = self.begin(kind);
+        let junit_remote = format!("/tmp/dcos-images-{}-{suite}.xml", self.plan.run_id);
+        let command = test_command::render_command(
+            template,
+            &test_command::CommandVars {
+                master_hosts: &outputs.masters_private_ips,
+                slave_hosts: &outputs.private_agents_private_ips,
+                public_slave_hosts: &outputs.public_agents_private_ips,
+                pytest_args: &self.plan.pytest_args,
+                junit_xml: &junit_remote,
+            },
+        );
+        let fail = |this: &mut Self, m: String| {
+            this.end(t, StageState::Failed, Some(m.clone()));
+            Err(Stop::Failed(exit::TOOL_FAILED, m))
+        };
+        let command = match command {
+            Ok(c) => c,
+            Err(e) => return fail(self, e),
+        };
+        let ssh = match Ssh::locate(self.ssh_config.clone(), &self.plan.run_dir) {
+            Ok(s) => s,
+            Err(e) => return fail(self, e.to_string()),
+        };
+        let master = outputs.masters_public_ips[0].clone();
+        let user = self.plan.ssh_user.clone();
+        let call = ssh.run(&format!("run the {suite} tests on {master}"), &user, &master, &command);
+        let log = format!("{suite}-tests.log");
+        let finished = self.streamed(&call, &log, Duration::from_secs(10)).await;
+        match finished {
+            Ok(Finished::Interrupted) => {
+                self.end(t, StageState::Interrupted, None);
+                return Err(Stop::Interrupted(format!("interrupted during the {suite} tests")));
+            }
+            Err(e) => return fail(self, e.to_string()),
+            Ok(Finished::Exited { .. }) => {}
+        }
+        let local = self.plan.run_dir.join(format!("{suite}-junit.xml"));
+        let fetch = ssh.fetch(&format!("fetch the {suite} tests' JUnit report"), &user, &master, &junit_remote);
+        let xml = match tokio::task::spawn_blocking(move || fetch.run_captured()).await.expect("fetch task") {
+            Ok(xml) => xml,
+            Err(e) => {
+                let m = format!("the {suite} tests left no JUnit report ({e}); their output is in {log}\n{}", self.tail(&log));
+                return fail(self, m);
+            }
+        };
+        let _ = std::fs::write(&local, &xml);
+        let summary = match crate::formats::junit::parse(&xml) {
+            Ok(s) => s,
+            Err(e) => return fail(self, format!("{}: {e}", local.display())),
+        };
+        let line = format!(
+            "{suite} tests: {} passed, {} failed, {} skipped{}",
+            summary.passed,
+            summary.failed,
+            summary.skipped,
+            if summary.failed_names.is_empty() { String::new() } else { format!(" (failed: {})", summary.failed_names.join(", ")) }
+        );
+        self.say(&line);
+        let state = if summary.failed == 0 { StageState::Ok } else { StageState::Failed };
+        self.end(t, state, Some(line));
+        Ok(summary)
+    }
+
+    /// Destroys the cluster, then asks EC2 about every instance the state
+    /// held. Err: resources may be alive; the message says what and how to clean up.
+    async fn teardown(&mut self) -> Result<(), String> {
+        let tf_dir = self.plan.run_dir.join("cluster");
+        let by_hand = format!(
+            "dcos-images destroy {} --run-dir {}   (or: {})",
+            self.plan.run_id,
+            self.opts.run_root.display(),
+            Terraform::destroy_by_hand(&tf_dir)
+        );
+        // What the state holds, read before it is destroyed.
+        let show =
+            self.stage(StageKind::Teardown).call.clone().map(|c| Terraform { program: c.program.clone(), dir: tf_dir.clone() }.show());
+        if let Some(show) = show {
+            if let Ok(Ok(out)) = tokio::task::spawn_blocking(move || show.run_captured()).await {
+                let ids = tf::instance_ids(&out);
+                if let Some(c) = &mut self.journal.cluster {
+                    c.instance_ids = ids;
+                }
+                let _ = self.journal.save();
+            }
+        }
+        if self.opts.keep_cluster {
+            self.skip(StageKind::Teardown);
+            self.journal.set_cluster_state(ClusterState::Kept);
+            let master = self.journal.cluster.as_ref().and_then(|c| c.outputs.as_ref()).and_then(|o| o.masters_public_ips.first().cloned());
+            let reach = match master {
+                Some(m) => format!("ssh {}@{m}", self.plan.ssh_user),
+                None => "(no master address: apply did not finish)".into(),
+            };
+            self.say(&format!("the cluster is kept (--keep-cluster)\n  reach it:   {reach}\n  destroy it: {by_hand}"));
+            return Ok(());
+        }
+        let t = self.begin(StageKind::Teardown);
+        self.journal.set_cluster_state(ClusterState::Destroying);
+        // After a first interrupt, the next one stops the destroy at once.
+        let grace = if self.interrupts.count() > 0 { Duration::ZERO } else { process::GRACE };
+        let call = self.stage(StageKind::Teardown).call.clone().expect("destroy has a call");
+        let finished = self.streamed(&call, "terraform-destroy.log", grace).await;
+        let destroyed = match finished {
+            Ok(Finished::Exited { success: true, .. }) => Ok(()),
+            Ok(Finished::Exited { status, .. }) => {
+                Err(format!("terraform destroy exited with {status}\n{}", self.tail("terraform-destroy.log")))
+            }
+            Ok(Finished::Interrupted) => Err("terraform destroy was stopped by a second interrupt".to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        let alive = self.alive_instances().await;
+        match (destroyed, alive) {
+            (Ok(()), Ok(alive)) if alive.is_empty() => {
+                self.end(t, StageState::Ok, None);
+                self.journal.set_cluster_state(ClusterState::Destroyed);
+                Ok(())
+            }
+            (destroyed, alive) => {
+                let mut m = String::new();
+                if let Err(e) = destroyed {
+                    m.push_str(&e);
+                    m.push('\n');
+                }
+                match alive {
+                    Ok(a) if !a.is_empty() => {
+                        m.push_str(&format!("THESE INSTANCES ARE STILL RUNNING in {}: {}\n", self.plan.cluster_region, a.join(", ")))
+                    }
+                    Err(e) => m.push_str(&format!("cannot ask EC2 whether the instances are gone: {e}\n")),
+                    _ => {}
+                }
+                m.push_str(&format!("clean up with: {by_hand}"));
+                self.end(t, StageState::Failed, Some(m.clone()));
+                self.journal.set_cluster_state(ClusterState::DestroyFailed);
+                Err(m)
+            }
+        }
+    }
+
+    async fn alive_instances(&self) -> Result<Vec<String>, String> {
+        let Some(c) = &self.journal.cluster else { return Ok(Vec::new()) };
+        let ec2 = self.ec2.expect("EC2 is loaded for real runs");
+        ec2.instances_not_terminated(&c.region, &c.instance_ids).await.map_err(|e| e.to_string())
     }
 }
 
-fn summary(images: &crate::formats::RegionImages) -> String {
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {
+    let mut text = serde_json::to_string_pretty(value).expect("serializes");
+    text.push('\n');
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn summary(images: &RegionImages) -> String {
     images.iter().map(|(r, i)| format!("{r}={i}")).collect::<Vec<_>>().join(" ")
 }
 
-/// Awaits every future concurrently (tokio's JoinSet needs 'static futures;
-/// these borrow the plan).
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+/// Awaits every future concurrently on this task (tokio's JoinSet needs
+/// 'static futures; these borrow the plan). All real work is in child
+/// processes and EC2 calls, so concurrency is what counts, not threads.
+pub async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -437,24 +987,68 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
-/// The rendered template and a copy of the history (packer appends to it).
-fn render_into_run_dir(d: &LoadedBuildDir, plan: &Plan, manifest: &Path) -> Result<(), String> {
-    if let Some(h) = &d.history {
-        std::fs::write(manifest, &h.text).map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
+/// `dcos-images destroy RUN_ID`: from the journal alone, also for a run whose
+/// process died.
+pub fn destroy_blocking(run_root: &Path, run_id: &str) -> Result<u8, Error> {
+    runtime()?.block_on(destroy(run_root, run_id))
+}
+
+async fn destroy(run_root: &Path, run_id: &str) -> Result<u8, Error> {
+    let run_dir = run_root.join(run_id);
+    let mut journal = Journal::load(&run_dir).ok_or_else(|| {
+        Error::usage(format!("no run `{run_id}` under {}", run_root.display()), "`dcos-images runs --run-dir DIR` lists the runs")
+    })?;
+    if journal.state == RunState::Running && !journal.died() {
+        return Err(Error::usage(
+            format!("run {run_id} is still running (pid {})", journal.pid),
+            "stop it with Ctrl-C (it tears its cluster down), or wait for it",
+        ));
     }
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|s| !s.is_empty());
-    let rendered = render::render(
-        d.packer.value().expect("validated"),
-        &render::RenderInputs {
-            base_images: &plan.base_images,
-            description: &d.dir.rel,
-            build_dir: &d.dir.abs,
-            manifest,
-            ec2_endpoint: endpoint.as_deref(),
-        },
-    );
-    let out = plan.run_dir.join(PACKER);
-    let mut text = serde_json::to_string_pretty(&rendered).expect("serializes");
-    text.push('\n');
-    crate::fsutil::write_atomic(&out, text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", out.display()))
+    let Some(cluster) = journal.cluster.clone() else {
+        println!("run {run_id} created no cluster: nothing to destroy");
+        return Ok(exit::SUCCESS);
+    };
+    let terraform = Terraform { program: tools::locate(Tool::Terraform, None)?, dir: cluster.dir.clone() };
+    let ec2 = Ec2::load().await;
+    let mut interrupts = Interrupts::install().map_err(|e| Error::usage(format!("cannot install signal handlers: {e}"), "run again"))?;
+    // The state knows best what exists now; the journal is the fallback.
+    let mut ids = cluster.instance_ids.clone();
+    let show = terraform.show();
+    if let Ok(Ok(out)) = tokio::task::spawn_blocking(move || show.run_captured()).await {
+        for id in tf::instance_ids(&out) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    if let Some(c) = &mut journal.cluster {
+        c.instance_ids = ids.clone();
+        c.state = ClusterState::Destroying;
+    }
+    let _ = journal.save();
+    eprintln!("==> destroy the cluster of {run_id} with terraform");
+    let finished = process::run_streaming(
+        &terraform.destroy(),
+        &run_dir.join("terraform-destroy.log"),
+        &mut interrupts,
+        process::GRACE,
+        |_, l| eprintln!("{l}"),
+        |_| {},
+    )
+    .await?;
+    let alive =
+        ec2.instances_not_terminated(&cluster.region, &ids).await.map_err(|e| Error::usage(e.to_string(), "check your AWS credentials"))?;
+    let ok = matches!(finished, Finished::Exited { success: true, .. }) && alive.is_empty();
+    journal.set_cluster_state(if ok { ClusterState::Destroyed } else { ClusterState::DestroyFailed });
+    if ok {
+        println!("destroyed the cluster of {run_id}: {} instance(s) terminated", ids.len());
+        Ok(exit::SUCCESS)
+    } else {
+        eprintln!(
+            "error: TEARDOWN FAILED for {run_id}: still running: {}\n  retry: {}",
+            alive.join(", "),
+            Terraform::destroy_by_hand(&cluster.dir)
+        );
+        Ok(exit::TEARDOWN_FAILED)
+    }
 }

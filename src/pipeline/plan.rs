@@ -1,7 +1,7 @@
 //! A qualification run as data: computed whole before anything runs, printed
 //! by `--dry-run`, executed stage by stage.
 
-use crate::formats::publish_config::{PublishStep, PublishTestConfig};
+use crate::formats::publish_config::PublishTestConfig;
 use crate::tools::ToolCall;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -11,9 +11,16 @@ use std::path::PathBuf;
 pub enum StageKind {
     Render,
     PackerValidate,
+    TerraformInit,
+    TerraformValidate,
     PackerBuild,
     CheckImages,
+    ClusterApply,
+    ClusterOutputs,
+    IntegrationTests,
+    FrameworkTests,
     Publish,
+    Teardown,
 }
 
 impl StageKind {
@@ -22,9 +29,16 @@ impl StageKind {
         match self {
             StageKind::Render => "render",
             StageKind::PackerValidate => "packer_validate",
+            StageKind::TerraformInit => "terraform_init",
+            StageKind::TerraformValidate => "terraform_validate",
             StageKind::PackerBuild => "packer_build",
             StageKind::CheckImages => "check_images",
+            StageKind::ClusterApply => "cluster_apply",
+            StageKind::ClusterOutputs => "cluster_outputs",
+            StageKind::IntegrationTests => "integration_tests",
+            StageKind::FrameworkTests => "framework_tests",
             StageKind::Publish => "publish",
+            StageKind::Teardown => "teardown",
         }
     }
 }
@@ -37,8 +51,6 @@ pub struct Stage {
     pub call: Option<ToolCall>,
     /// Why the stage will not run, when it will not.
     pub skipped: Option<String>,
-    /// Whether it spends (creates cloud resources, writes tracked files).
-    pub spends: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +62,10 @@ pub struct Plan {
     pub base_images: BTreeMap<String, String>,
     pub base_images_file: String,
     pub run_dir: PathBuf,
+    pub cluster_region: String,
+    pub ssh_user: String,
+    pub pytest_args: String,
+    /// In order; publish sits after the step `publish_dcos_images_after` names.
     pub stages: Vec<Stage>,
 }
 
@@ -61,17 +77,15 @@ impl Plan {
         let _ = writeln!(out, "  publish after:  {}", self.config.publish_dcos_images_after);
         let _ = writeln!(
             out,
-            "  tests:          integration {}, framework {}{}",
+            "  tests:          integration {}, framework {}, selected: {}",
             on_off(self.config.run_integration_tests),
             on_off(self.config.run_framework_tests),
-            match &self.config.tests_to_run {
-                Some(t) => format!(", selected: {}", t.join(" ")),
-                None => ", all".to_owned(),
-            }
+            if self.pytest_args.is_empty() { "all" } else { &self.pytest_args }
         );
         for (region, image) in &self.base_images {
             let _ = writeln!(out, "  base image:     {region} {image} (from {})", self.base_images_file);
         }
+        let _ = writeln!(out, "  cluster:        in {}, tests over ssh as {}", self.cluster_region, self.ssh_user);
         for (i, s) in self.stages.iter().enumerate() {
             let _ = write!(out, "  {}. {}", i + 1, s.description);
             if let Some(why) = &s.skipped {
@@ -83,10 +97,6 @@ impl Plan {
             }
         }
         out
-    }
-
-    pub fn publishes_after_build(&self) -> bool {
-        self.config.publish_dcos_images_after == PublishStep::PackerBuild
     }
 
     pub fn stage(&self, kind: StageKind) -> &Stage {

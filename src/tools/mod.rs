@@ -4,6 +4,8 @@
 pub mod git;
 pub mod packer;
 pub mod process;
+pub mod ssh;
+pub mod terraform;
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub enum Tool {
     Packer,
     Git,
+    Terraform,
+    Ssh,
 }
 
 impl Tool {
@@ -18,6 +22,8 @@ impl Tool {
         match self {
             Tool::Packer => "packer",
             Tool::Git => "git",
+            Tool::Terraform => "terraform",
+            Tool::Ssh => "ssh",
         }
     }
 
@@ -25,6 +31,8 @@ impl Tool {
         match self {
             Tool::Packer => "install packer >= 1.6 (Debian/Ubuntu: `apt-get install packer`; elsewhere the HashiCorp release for your platform) and make sure it is on PATH",
             Tool::Git => "install git (Debian/Ubuntu: `apt-get install git`)",
+            Tool::Terraform => "install terraform >= 0.12 (the HashiCorp release for your platform) and make sure it is on PATH",
+            Tool::Ssh => "install the OpenSSH client (Debian/Ubuntu: `apt-get install openssh-client`)",
         }
     }
 }

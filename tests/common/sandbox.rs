@@ -92,6 +92,22 @@ impl Sandbox {
             .expect("sshd runs (apt-get install openssh-server; scripts/install-tools.sh)");
         wait_for_port(ssh_port, "sshd", &mut sshd);
 
+        // The ssh_config the tests stage uses (ssh.config_file): the "master"
+        // is the loopback sshd.
+        std::fs::write(
+            d.join("ssh_config"),
+            format!("Host 127.0.0.1\n  Port {ssh_port}\n  IdentityFile {}\n  IdentitiesOnly yes\n", d.join("user_key").display()),
+        )
+        .unwrap();
+        super::copy_tree(&super::manifest_dir().join("tests/sandbox/suite"), &d.join("suite"));
+        // terraform installs the AWS provider from the machine's mirror, never the network.
+        let mirror = std::env::var("DCOS_IMAGES_TF_MIRROR").unwrap_or_else(|_| "/opt/tf-plugins".into());
+        assert!(
+            Path::new(&mirror).join("registry.terraform.io/hashicorp/aws").is_dir(),
+            "no terraform provider mirror at {mirror} (set DCOS_IMAGES_TF_MIRROR to the folder holding registry.terraform.io/)"
+        );
+        std::fs::write(d.join("terraform.rc"), format!("provider_installation {{\n  filesystem_mirror {{ path = \"{mirror}\" }}\n}}\n"))
+            .unwrap();
         let sandbox = Sandbox { dir, moto_port, ssh_port, moto, sshd };
         let key = std::fs::read(sandbox.dir.path().join("user_key.pub")).unwrap();
         sandbox.ec2("us-west-2", |c| async move {
@@ -112,6 +128,8 @@ impl Sandbox {
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("AWS_REGION", "us-west-2".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("TF_CLI_CONFIG_FILE", self.dir.path().join("terraform.rc").to_string_lossy().into_owned()),
+            ("TF_IN_AUTOMATION", "1".into()),
         ]
     }
 
@@ -172,11 +190,13 @@ impl Sandbox {
         super::copy_tree(&super::manifest_dir().join("tests/sandbox/tree"), &repo);
         for entry in walkdir::WalkDir::new(&repo) {
             let entry = entry.unwrap();
-            if entry.file_name() == "packer.json" {
+            if entry.file_name() == "packer.json" || entry.file_name() == "dcos-images.yaml" {
                 let text = std::fs::read_to_string(entry.path()).unwrap();
                 let text = text
                     .replace("\"@SSH_PORT@\"", &self.ssh_port.to_string())
-                    .replace("@SSH_KEY@", self.dir.path().join("user_key").to_str().unwrap());
+                    .replace("@SSH_KEY@", self.dir.path().join("user_key").to_str().unwrap())
+                    .replace("@SANDBOX_SRC@", super::manifest_dir().join("tests/sandbox").to_str().unwrap())
+                    .replace("@SANDBOX@", self.dir.path().to_str().unwrap());
                 std::fs::write(entry.path(), text).unwrap();
             }
         }

@@ -1,0 +1,79 @@
+//! JUnit XML as pytest writes it: enough to count passed / failed / skipped
+//! and name the failures. A small reader for a small format, not an XML parser.
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestSummary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// `classname::name` of each failed (or errored) test case.
+    pub failed_names: Vec<String>,
+}
+
+impl TestSummary {
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped
+    }
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+}
+
+pub fn parse(xml: &str) -> Result<TestSummary, String> {
+    let mut s = TestSummary::default();
+    let mut rest = xml;
+    let mut found = false;
+    while let Some(i) = rest.find("<testcase") {
+        found = true;
+        rest = &rest[i..];
+        let open_end = rest.find('>').ok_or("a <testcase> tag is not closed")?;
+        let tag = &rest[..open_end];
+        let self_closing = tag.ends_with('/');
+        let (body, next) = if self_closing {
+            ("", &rest[open_end + 1..])
+        } else {
+            let close = rest.find("</testcase>").ok_or("a <testcase> has no </testcase>")?;
+            (&rest[open_end + 1..close], &rest[close + "</testcase>".len()..])
+        };
+        let name = match (attr(tag, "classname"), attr(tag, "name")) {
+            (Some(c), Some(n)) if !c.is_empty() => format!("{c}::{n}"),
+            (_, Some(n)) => n,
+            _ => "(unnamed)".into(),
+        };
+        if body.contains("<failure") || body.contains("<error") {
+            s.failed += 1;
+            s.failed_names.push(name);
+        } else if body.contains("<skipped") {
+            s.skipped += 1;
+        } else {
+            s.passed += 1;
+        }
+        rest = next;
+    }
+    if !found && !xml.contains("<testsuite") {
+        return Err("not a JUnit report: no <testsuite> and no <testcase>".into());
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_like_pytest_reports() {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="4">
+<testcase classname="test_auth" name="test_ok" time="0.001" />
+<testcase classname="test_auth" name="test_bad" time="0.001"><failure message="assert 1 == 2">boom</failure></testcase>
+<testcase classname="test_net" name="test_skip" time="0"><skipped type="pytest.skip" message="no">x</skipped></testcase>
+<testcase classname="test_net" name="test_err &amp; more" time="0"><error message="setup">e</error></testcase>
+</testsuite></testsuites>"#;
+        let s = super::parse(xml).unwrap();
+        assert_eq!((s.passed, s.failed, s.skipped), (1, 2, 1));
+        assert_eq!(s.failed_names, vec!["test_auth::test_bad", "test_net::test_err & more"]);
+        assert!(super::parse("<html/>").is_err());
+        assert_eq!(super::parse("<testsuite tests=\"0\"></testsuite>").unwrap().total(), 0);
+    }
+}
