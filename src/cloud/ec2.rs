@@ -104,7 +104,26 @@ impl Ec2 {
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+            .filter(|i| !matches!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated" | "shutting-down")))
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
+    }
+
+    /// Instances tagged `key` = `value` that are not terminated: what a run
+    /// left, whether or not terraform's state knows it.
+    pub async fn tagged_instances_alive(&self, region: &str, key: &str, value: &str) -> Result<Vec<String>, CloudError> {
+        let out = self
+            .client(region)
+            .describe_instances()
+            .filters(Filter::builder().name(format!("tag:{key}")).values(value).build())
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, "list the run's instances", e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| !matches!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated" | "shutting-down")))
             .filter_map(|i| i.instance_id().map(str::to_owned))
             .collect())
     }

@@ -432,6 +432,7 @@ impl Run<'_> {
             call,
             &self.plan.run_dir.join(log),
             &mut interrupts,
+            process::StopWith::LeaderInterrupt,
             grace,
             |stream, line| {
                 let telling = stream == Stream::Stderr || line.contains("Error") || line.contains("complete!");
@@ -944,11 +945,23 @@ impl Run<'_> {
         }
     }
 
+    /// Every instance of the run still alive: those the state held, and those
+    /// tagged with the run id (an interrupted create can miss the state).
     async fn alive_instances(&self) -> Result<Vec<String>, String> {
         let Some(c) = &self.journal.cluster else { return Ok(Vec::new()) };
         let ec2 = self.ec2.expect("EC2 is loaded for real runs");
-        ec2.instances_not_terminated(&c.region, &c.instance_ids).await.map_err(|e| e.to_string())
+        alive(ec2, &c.region, &c.instance_ids, &self.plan.run_id).await
     }
+}
+
+async fn alive(ec2: &Ec2, region: &str, ids: &[String], run_id: &str) -> Result<Vec<String>, String> {
+    let mut alive = ec2.instances_not_terminated(region, ids).await.map_err(|e| e.to_string())?;
+    for id in ec2.tagged_instances_alive(region, "dcos-images:run-id", run_id).await.map_err(|e| e.to_string())? {
+        if !alive.contains(&id) {
+            alive.push(id);
+        }
+    }
+    Ok(alive)
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {
@@ -1031,13 +1044,13 @@ async fn destroy(run_root: &Path, run_id: &str) -> Result<u8, Error> {
         &terraform.destroy(),
         &run_dir.join("terraform-destroy.log"),
         &mut interrupts,
+        process::StopWith::LeaderInterrupt,
         process::GRACE,
         |_, l| eprintln!("{l}"),
         |_| {},
     )
     .await?;
-    let alive =
-        ec2.instances_not_terminated(&cluster.region, &ids).await.map_err(|e| Error::usage(e.to_string(), "check your AWS credentials"))?;
+    let alive = alive(&ec2, &cluster.region, &ids, run_id).await.map_err(|e| Error::usage(e, "check your AWS credentials"))?;
     let ok = matches!(finished, Finished::Exited { success: true, .. }) && alive.is_empty();
     journal.set_cluster_state(if ok { ClusterState::Destroyed } else { ClusterState::DestroyFailed });
     if ok {

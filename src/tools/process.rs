@@ -68,6 +68,17 @@ pub enum Finished {
     Interrupted,
 }
 
+/// How a tool is asked to stop on the first interrupt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopWith {
+    /// SIGTERM to the whole group (packer: each plugin cleans up its part).
+    GroupTerm,
+    /// SIGINT to the tool alone, which stops its plugins itself: terraform
+    /// finishes the creates in flight and records them in its state. Its
+    /// provider, signalled directly, would die mid-create and leak resources.
+    LeaderInterrupt,
+}
+
 /// How long a tool gets to clean up after SIGTERM (packer deletes its
 /// temporary instance, key pair and security group) before SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(60);
@@ -81,12 +92,14 @@ fn signal_group(pgid: i32, signal: i32) {
 }
 
 /// Runs `call` in its own process group, feeding each output line to
-/// `on_line` and appending it to `log`. On an interrupt: SIGTERM to the
-/// group, `grace` to exit, then SIGKILL; a second interrupt kills at once.
+/// `on_line` and appending it to `log`. On an interrupt: `stop_with`, then
+/// `grace` to exit, then SIGKILL to the group; a second interrupt kills at
+/// once. Whatever is left of the group when the tool exits is killed too.
 pub async fn run_streaming(
     call: &ToolCall,
     log: &std::path::Path,
     interrupts: &mut Interrupts,
+    stop_with: StopWith,
     grace: Duration,
     mut on_line: impl FnMut(Stream, &str),
     on_spawn: impl FnOnce(u32),
@@ -130,7 +143,13 @@ pub async fn run_streaming(
                     signal_group(pgid, libc::SIGKILL);
                 } else {
                     interrupted = true;
-                    signal_group(pgid, libc::SIGTERM);
+                    match stop_with {
+                        StopWith::GroupTerm => signal_group(pgid, libc::SIGTERM),
+                        // SAFETY: kill has no memory-safety preconditions.
+                        StopWith::LeaderInterrupt => unsafe {
+                            libc::kill(pgid, libc::SIGINT);
+                        },
+                    }
                     deadline = Some(tokio::time::Instant::now() + grace);
                 }
             },

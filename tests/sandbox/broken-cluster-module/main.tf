@@ -1,6 +1,10 @@
 # A cluster module that terraform validate rejects: it uses a variable it
 # never declares. Qualifying with it must fail before any packer build.
 variable "aws_ami" { type = string }
+variable "dcos_version" { default = "" }
+variable "num_masters" { default = 1 }
+variable "num_private_agents" { default = 2 }
+variable "num_public_agents" { default = 1 }
 variable "tags" {
   type    = map(string)
   default = {}

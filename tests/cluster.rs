@@ -1,0 +1,226 @@
+//! qualify's cluster half, end to end: terraform (with the AWS provider from
+//! the machine's mirror) against moto, tests over ssh to the loopback sshd,
+//! teardown checked against EC2 (tests/common/sandbox.rs).
+
+mod common;
+
+use common::sandbox::{git, Sandbox, BUILD_DIR};
+use common::Test;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn qualify(sb: &Sandbox, repo: &Path, args: &[&str]) -> Test {
+    Test::new()
+        .cwd(repo)
+        .envs(&sb.env())
+        .args(["--root", repo.to_str().unwrap(), "qualify", "--run-dir", sb.run_dir().to_str().unwrap()])
+        .args(args)
+}
+
+fn journal(sb: &Sandbox) -> serde_json::Value {
+    let runs = Test::new().args(["runs", "--json", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).json();
+    runs.as_array().unwrap().last().expect("a run").clone()
+}
+
+fn set_config(repo: &Path, text: &str) {
+    std::fs::write(repo.join(BUILD_DIR).join("publish_and_test_config.yaml"), text).unwrap();
+    git(repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "config"]);
+}
+
+fn remote_commits(sb: &Sandbox) -> String {
+    git(&sb.dir.path().join("remote.git"), &["rev-list", "--count", "main"]).trim().to_owned()
+}
+
+#[test]
+fn publish_after_integration_tests_when_they_pass() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    set_config(
+        &repo,
+        "publish_dcos_images_after: integration_tests\nrun_framework_tests: false\ntests_to_run:\n  - -k 'not deliberately'\n",
+    );
+    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(0);
+    assert!(out.stderr.contains("integration tests: 3 passed, 0 failed, 0 skipped"), "{}", out.stderr);
+    let j = journal(&sb);
+    let order: Vec<&str> = j["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
+    assert!(pos("integration_tests") < pos("publish") && pos("publish") < pos("teardown"), "{order:?}");
+    assert_eq!(j["state"], "qualified");
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    // Published: the new images, committed and pushed.
+    let images = sb.own_images("us-west-2");
+    assert_eq!(images.len(), 1);
+    let recorded = std::fs::read_to_string(repo.join(BUILD_DIR).join("dcos_images.yaml")).unwrap();
+    assert!(recorded.contains(&format!("us-west-2: {}", images[0].0)), "{recorded}");
+    assert_eq!(remote_commits(&sb), "3");
+    // The cluster ran on the new image, and is gone.
+    let ids: Vec<String> = j["cluster"]["instance_ids"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 4, "1 master, 2 private agents, 1 public agent");
+    assert!(sb.live_instances("us-west-2").is_empty());
+}
+
+#[test]
+fn a_failing_selected_test_exits_1_publishes_nothing_and_destroys_the_cluster() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    set_config(&repo, "publish_dcos_images_after: integration_tests\nrun_framework_tests: false\n");
+    let before = git(&repo, &["rev-parse", "HEAD"]);
+    let out = qualify(&sb, &repo, &["-k", "deliberately", BUILD_DIR]).status(1);
+    assert!(
+        out.stderr.contains("integration tests: 0 passed, 1 failed, 0 skipped (failed: test_cluster::test_deliberately_failing)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), before);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(remote_commits(&sb), "1", "nothing was pushed");
+    let j = journal(&sb);
+    assert_eq!(j["integration_tests"]["failed_names"], serde_json::json!(["test_cluster::test_deliberately_failing"]));
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    assert!(sb.live_instances("us-west-2").is_empty());
+}
+
+#[test]
+fn a_broken_cluster_module_fails_before_any_packer_build() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let cfg = repo.join("dcos-images.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("/cluster-module", "/broken-cluster-module");
+    std::fs::write(&cfg, text).unwrap();
+    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(3);
+    assert!(out.stderr.contains("failed to check the cluster module with terraform"), "{}", out.stderr);
+    assert!(out.stderr.contains("instance_type_that_is_not_declared"), "terraform's own words: {}", out.stderr);
+    assert_eq!(sb.own_images("us-west-2"), vec![], "no image may be built");
+    let stages: Vec<String> = journal(&sb)["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
+    assert!(!stages.contains(&"packer_build".to_owned()), "{stages:?}");
+}
+
+#[test]
+fn never_tests_the_recorded_images_without_building() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    // A recorded image that exists in moto (one of its seeded public images).
+    let dir = repo.join(BUILD_DIR);
+    std::fs::write(dir.join("dcos_images.yaml"), "us-west-2: ami-1812c061\n").unwrap();
+    std::fs::remove_file(dir.join("packer_build_history.json")).unwrap();
+    // (set_config commits these changes too.)
+    set_config(&repo, "publish_dcos_images_after: never\nrun_framework_tests: false\ntests_to_run:\n  - -k 'not deliberately'\n");
+    let before = git(&repo, &["rev-parse", "HEAD"]);
+    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(0);
+    assert!(!out.stderr.contains("==> build the image with packer"), "{}", out.stderr);
+    assert_eq!(sb.own_images("us-west-2"), vec![], "never builds nothing");
+    let j = journal(&sb);
+    let stage = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
+    assert_eq!(stage("packer_build"), "skipped");
+    assert_eq!(stage("integration_tests"), "ok");
+    assert_eq!(stage("publish"), "skipped");
+    assert_eq!(j["images"], serde_json::json!({"us-west-2": "ami-1812c061"}));
+    // The cluster ran the recorded image.
+    let module = std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("cluster/main.tf.json")).unwrap();
+    assert!(module.contains("\"aws_ami\": \"ami-1812c061\""), "{module}");
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), before);
+    assert!(sb.live_instances("us-west-2").is_empty());
+}
+
+#[test]
+fn sigint_while_terraform_applies_destroys_the_cluster_and_exits_130() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let mut child = qualify(&sb, &repo, &[BUILD_DIR])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until terraform apply runs and moto has the cluster's instances.
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(180), "terraform apply never created instances");
+        std::thread::sleep(Duration::from_millis(300));
+        let Some(run) = std::fs::read_dir(sb.run_dir()).ok().and_then(|mut d| d.next()).map(|e| e.unwrap().path()) else { continue };
+        let Ok(text) = std::fs::read_to_string(run.join("journal.json")) else { continue };
+        let Ok(j) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let applying = j["stages"].as_array().unwrap().iter().any(|s| s["name"] == "cluster_apply" && s["state"] == "running");
+        if applying && !sb.live_instances("us-west-2").is_empty() {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(240), "dcos-images did not stop after SIGINT");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status.code(), Some(130));
+    let j = journal(&sb);
+    assert_eq!(j["state"], "interrupted");
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    let stage = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
+    assert_eq!(stage("cluster_apply"), "interrupted");
+    assert_eq!(stage("teardown"), "ok");
+    assert!(sb.live_instances("us-west-2").is_empty(), "the cluster was left running");
+}
+
+#[test]
+fn keep_cluster_then_destroy_by_run_id() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let out = qualify(&sb, &repo, &["--keep-cluster", "--no-publish", BUILD_DIR]).status(0);
+    let j = journal(&sb);
+    let run_id = j["run_id"].as_str().unwrap().to_owned();
+    assert!(out.stderr.contains(&format!("dcos-images destroy {run_id}")), "{}", out.stderr);
+    assert!(out.stderr.contains("ssh dcos-sandbox@127.0.0.1"), "{}", out.stderr);
+    assert_eq!(j["cluster"]["state"], "kept");
+    assert_eq!(sb.live_instances("us-west-2").len(), 4, "the kept cluster runs");
+    let listed = Test::new().args(["runs", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).stdout;
+    assert!(listed.contains("kept (may be alive)"), "{listed}");
+
+    let out = Test::new().envs(&sb.env()).args(["destroy", &run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
+    assert!(out.stdout.contains("4 instance(s) terminated"), "{}", out.stdout);
+    assert!(sb.live_instances("us-west-2").is_empty());
+    assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
+    // Destroying again is harmless.
+    Test::new().envs(&sb.env()).args(["destroy", &run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
+    Test::new().envs(&sb.env()).args(["destroy", "no-such-run", "--run-dir", sb.run_dir().to_str().unwrap()]).status(2);
+}
+
+#[test]
+fn two_build_directories_run_concurrently_each_with_its_own_run() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    // Two independent directories: the first, and a copy at another DC/OS version.
+    let second = "centos/7.8/aws/DCOS-2.2.0/docker-19.03.12";
+    common::copy_tree(&repo.join(BUILD_DIR), &repo.join(second));
+    for sub in ["broken_provisioner", "slow_provisioner"] {
+        std::fs::remove_dir_all(repo.join(second).join(sub)).unwrap();
+    }
+    for f in ["dcos_images.yaml", "packer_build_history.json"] {
+        std::fs::remove_file(repo.join(second).join(f)).unwrap();
+    }
+    let p = repo.join(second).join("packer.json");
+    std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace("DCOS-2.1.1", "DCOS-2.2.0")).unwrap();
+    let t = repo.join(second).join("cluster_profile.tfvars");
+    std::fs::write(&t, std::fs::read_to_string(&t).unwrap().replace("2.1.1", "2.2.0")).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "second directory"]);
+    let out = qualify(&sb, &repo, &["--jobs", "2", BUILD_DIR, second]).status(0);
+    assert!(out.stderr.contains("summary:"), "{}", out.stderr);
+    let runs = Test::new().args(["runs", "--json", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).json();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["state"] == "qualified" && r["cluster"]["state"] == "destroyed"));
+    // Both ran at once: their apply stages overlap in time.
+    let span = |r: &serde_json::Value| {
+        let s = r["stages"].as_array().unwrap().iter().find(|s| s["name"] == "cluster_apply").unwrap();
+        let start = chrono::DateTime::parse_from_rfc3339(s["started_at"].as_str().unwrap()).unwrap();
+        (start, start + chrono::Duration::milliseconds((s["seconds"].as_f64().unwrap() * 1000.0) as i64))
+    };
+    let (a, b) = (span(&runs[0]), span(&runs[1]));
+    assert!(a.0 < b.1 && b.0 < a.1, "cluster_apply did not overlap: {a:?} {b:?}");
+    // Both publish commits landed, one after the other.
+    assert_eq!(remote_commits(&sb), "4");
+    assert!(sb.live_instances("us-west-2").is_empty());
+}
