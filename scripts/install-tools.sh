@@ -10,11 +10,21 @@ command -v packer >/dev/null || apt_missing+=(packer)
 [ -x /usr/sbin/sshd ] || apt_missing+=(openssh-server)
 command -v ssh >/dev/null || apt_missing+=(openssh-client)
 command -v git >/dev/null || apt_missing+=(git)
+command -v bc >/dev/null || apt_missing+=(bc)
+# The sandbox "master" runs its pytest suite with the system python.
+/usr/bin/python3 -c 'import pytest' 2>/dev/null || apt_missing+=(python3-pytest)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "installing ${apt_missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
+
+# terraform and its AWS provider come with these machines (no registry has
+# them): say so clearly when they are not here.
+command -v terraform >/dev/null || { echo "terraform is not on PATH: install terraform >= 0.12" >&2; exit 1; }
+mirror="${DCOS_IMAGES_TF_MIRROR:-/opt/tf-plugins}"
+[ -d "$mirror/registry.terraform.io/hashicorp/aws" ] || {
+  echo "no terraform AWS provider mirror at $mirror: set DCOS_IMAGES_TF_MIRROR to the folder holding registry.terraform.io/" >&2; exit 1; }
 
 if ! command -v moto_server >/dev/null; then
   echo "installing moto[server]" >&2
