@@ -224,3 +224,39 @@ fn two_build_directories_run_concurrently_each_with_its_own_run() {
     assert_eq!(remote_commits(&sb), "4");
     assert!(sb.live_instances("us-west-2").is_empty());
 }
+
+#[test]
+fn the_default_step_publishes_after_dcos_installation_and_framework_tests_report_apart() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    // A framework suite: the sandbox suite's deliberately failing test alone.
+    let cfg = repo.join("dcos-images.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let framework = format!(
+        "  framework_command: >-\n    cd {}/suite && PUBLIC_SLAVE_HOSTS={{{{public_slave_hosts}}}} MASTER_HOSTS={{{{master_hosts}}}} SLAVE_HOSTS={{{{slave_hosts}}}}\n    python3 -m pytest -p no:cacheprovider -q --junitxml={{{{junit_xml}}}} -k 'public_agent or deliberately'\n",
+        sb.dir.path().display()
+    );
+    std::fs::write(&cfg, format!("{text}{framework}")).unwrap();
+    // No publish_dcos_images_after: the default, dcos_installation.
+    set_config(&repo, "run_framework_tests: true\ntests_to_run:\n  - -k 'not deliberately'\n");
+    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(1);
+    assert!(out.stderr.contains("integration tests: 3 passed, 0 failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("framework tests: 1 passed, 1 failed, 0 skipped (failed: test_cluster::test_deliberately_failing)"),
+        "{}",
+        out.stderr
+    );
+    let j = journal(&sb);
+    let order: Vec<(&str, &str)> =
+        j["stages"].as_array().unwrap().iter().map(|s| (s["name"].as_str().unwrap(), s["state"].as_str().unwrap())).collect();
+    let pos = |n: &str| order.iter().position(|(x, _)| *x == n).unwrap();
+    // Published once the cluster was up, before any test ran: the tests failing later does not unpublish.
+    assert!(pos("cluster_outputs") < pos("publish") && pos("publish") < pos("integration_tests"), "{order:?}");
+    assert_eq!(order[pos("publish")].1, "ok");
+    assert_eq!(order[pos("framework_tests")].1, "failed");
+    assert_eq!(j["framework_tests"]["passed"], 1);
+    assert_eq!(j["integration_tests"]["passed"], 3);
+    assert_eq!(remote_commits(&sb), "3");
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    assert!(sb.live_instances("us-west-2").is_empty());
+}
