@@ -62,6 +62,16 @@ pub enum Command {
     },
     /// The tree with what is qualified, at a glance.
     Tree,
+    /// The build directories a diff affects (for CI on pull requests).
+    Changed {
+        /// The base of the comparison (a pull request's base branch), compared from the merge base.
+        #[arg(long, value_name = "REF")]
+        base: String,
+        #[arg(long, value_name = "REF", default_value = "HEAD")]
+        head: String,
+        #[arg(long, value_enum, default_value_t = crate::changed::ChangedFormat::Lines)]
+        format: crate::changed::ChangedFormat,
+    },
     /// Build the image of each build directory with packer, check it in EC2,
     /// and publish dcos_images.yaml (commit and push) after packer_build.
     Qualify {
@@ -240,6 +250,14 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                     Ok(exit::NEGATIVE)
                 }
             }
+        }
+        Command::Changed { base, head, format } => {
+            let changed = crate::changed::changed(&inv.root, &inv.config, base, head)?;
+            if let Some(note) = &changed.note {
+                eprintln!("{note}");
+            }
+            print!("{}", crate::changed::render(&changed.build_dirs, *format));
+            Ok(exit::SUCCESS)
         }
         Command::Tree => {
             let tree = inv.load_tree()?;

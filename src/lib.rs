@@ -4,6 +4,7 @@
 //! ([`formats`]), checked ([`validate`]) and browsed ([`browse`]).
 
 pub mod browse;
+pub mod changed;
 pub mod cli;
 pub mod cloud;
 pub mod config;
