@@ -102,6 +102,9 @@ pub enum Command {
         /// Run only this test (file or node id; repeatable; instead of tests_to_run).
         #[arg(long = "test", value_name = "NAME")]
         tests: Vec<String>,
+        /// The CI build's address, linked from the reports (default: GitHub Actions' or Jenkins' variables).
+        #[arg(long, value_name = "URL")]
+        build_url: Option<String>,
     },
     /// Destroy the cluster of a run, from its journal (also when its process died).
     Destroy {
@@ -266,7 +269,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
         }
         Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),
         Command::Destroy { run_id, run_dir } => crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id),
-        Command::Qualify { build_dirs, dry_run, no_publish, run_dir, publish_branch, keep_cluster, jobs, keyword, tests } => {
+        Command::Qualify { build_dirs, dry_run, no_publish, run_dir, publish_branch, keep_cluster, jobs, keyword, tests, build_url } => {
             let tree = inv.load_tree()?;
             let run_root = run_root(run_dir.as_deref())?;
             let opts = crate::pipeline::QualifyOptions {
@@ -278,6 +281,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 keep_cluster: *keep_cluster,
                 jobs: *jobs,
                 selection: crate::pipeline::test_command::Selection { keyword: keyword.clone(), tests: tests.clone() },
+                build_url: build_url.clone(),
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
         }

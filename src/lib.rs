@@ -14,6 +14,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod journal;
 pub mod pipeline;
+pub mod report;
 pub mod schema;
 pub mod tools;
 pub mod tree;

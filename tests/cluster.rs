@@ -39,8 +39,12 @@ fn publish_after_integration_tests_when_they_pass() {
         &repo,
         "publish_dcos_images_after: integration_tests\nrun_framework_tests: false\ntests_to_run:\n  - -k 'not deliberately'\n",
     );
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(0);
+    let step_summary = sb.dir.path().join("step-summary.md");
+    let out = qualify(&sb, &repo, &["--build-url", "https://ci.example.invalid/build/7", BUILD_DIR])
+        .env("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap())
+        .status(0);
     assert!(out.stderr.contains("integration tests: 3 passed, 0 failed, 0 skipped"), "{}", out.stderr);
+    check_reports(&journal(&sb), &std::fs::read_to_string(&step_summary).unwrap());
     let j = journal(&sb);
     let order: Vec<&str> = j["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
@@ -259,4 +263,55 @@ fn the_default_step_publishes_after_dcos_installation_and_framework_tests_report
     assert_eq!(remote_commits(&sb), "3");
     assert_eq!(j["cluster"]["state"], "destroyed");
     assert!(sb.live_instances("us-west-2").is_empty());
+}
+
+/// The run's reports: JSON, JUnit (stages + the tests' own cases) and the
+/// Markdown, compared with tests/snapshots/report.md with what varies redacted
+/// (`UPDATE_SNAPSHOTS=1` rewrites it).
+fn check_reports(j: &serde_json::Value, step_summary: &str) {
+    let run_dir = Path::new(j["run_dir"].as_str().unwrap());
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["state"], "qualified");
+    assert_eq!(report["integration_tests"]["passed"], 3);
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase classname=\"centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\"").count(), 12, "{junit}");
+    assert!(junit.contains("name=\"test_two_private_agents\""), "the tests' own cases: {junit}");
+    assert!(junit.contains("<skipped message=\"run_framework_tests is false\"/>"), "{junit}");
+
+    let mut md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert_eq!(md, step_summary, "the job summary is the report");
+    md = md.replace(j["run_id"].as_str().unwrap(), "<run-id>");
+    for (region, image) in j["images"].as_object().unwrap() {
+        md = md.replace(image.as_str().unwrap(), &format!("<image in {region}>"));
+    }
+    let md = redact_seconds(&md);
+    let snapshot = common::manifest_dir().join("tests/snapshots/report.md");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        std::fs::write(&snapshot, &md).unwrap();
+    }
+    assert_eq!(md, std::fs::read_to_string(&snapshot).unwrap(), "report.md changed (UPDATE_SNAPSHOTS=1 to accept)");
+}
+
+/// `12.3 s` -> `<t> s`.
+fn redact_seconds(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            line.split(' ')
+                .map(|w| {
+                    let number = w.split_once('.').is_some_and(|(a, b)| {
+                        !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.len() == 1 && b.bytes().all(|c| c.is_ascii_digit())
+                    });
+                    if number {
+                        "<t>"
+                    } else {
+                        w
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }

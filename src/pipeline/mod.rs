@@ -47,6 +47,8 @@ pub struct QualifyOptions {
     pub run_root: PathBuf,
     pub publish_branch: Option<String>,
     pub selection: test_command::Selection,
+    /// The CI build's address for the reports (else the CI's own variables).
+    pub build_url: Option<String>,
 }
 
 /// How long EC2 may take to make a new image available.
@@ -146,6 +148,7 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
         }
     });
     let codes = join_all(runs).await;
+    report_all(&plans, opts);
     if codes.len() > 1 {
         eprintln!("\nsummary:");
         for (plan, code) in plans.iter().zip(&codes) {
@@ -153,6 +156,34 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
         }
     }
     Ok(worst(&codes))
+}
+
+/// Each run's report files, then one Markdown report of all runs: into the
+/// run root, and under GitHub Actions into the job's summary.
+fn report_all(plans: &[Plan], opts: &QualifyOptions) {
+    let build_url = crate::report::build_url(opts.build_url.as_deref());
+    let journals: Vec<Journal> = plans.iter().filter_map(|p| Journal::load(&p.run_dir)).collect();
+    for j in &journals {
+        if let Err(e) = crate::report::write_run_files(j, build_url.as_deref()) {
+            eprintln!("warning: cannot write the report of {}: {e}", j.run_id);
+        }
+    }
+    if opts.dry_run || journals.is_empty() {
+        return;
+    }
+    let report = crate::report::Report { build_url, runs: journals.iter().map(crate::report::RunReport::of).collect() };
+    match crate::report::markdown(&report) {
+        Ok(md) => {
+            if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+                let appended =
+                    std::fs::OpenOptions::new().create(true).append(true).open(&summary).and_then(|mut f| f.write_all(md.as_bytes()));
+                if let Err(e) = appended {
+                    eprintln!("warning: cannot write GITHUB_STEP_SUMMARY: {e}");
+                }
+            }
+        }
+        Err(e) => eprintln!("warning: {e}"),
+    }
 }
 
 /// The exit code of several runs: a leaked cluster outranks everything, then
@@ -198,6 +229,10 @@ fn refuse_invalid(tree: &Tree, dirs: &[&LoadedBuildDir]) -> Result<(), Error> {
         .collect();
     if errors.is_empty() {
         return Ok(());
+    }
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        // Annotations on the pull request's files, besides the error below.
+        print!("{}", crate::validate::output::render(crate::validate::output::Format::Github, &errors, dirs.len()));
     }
     let report = crate::validate::output::render(crate::validate::output::Format::Text, &errors, dirs.len());
     Err(Error::Invalid { report })
