@@ -105,6 +105,9 @@ pub enum Command {
         /// The CI build's address, linked from the reports (default: GitHub Actions' or Jenkins' variables).
         #[arg(long, value_name = "URL")]
         build_url: Option<String>,
+        /// Comment the report on this pull request (default: the CI's event, or Jenkins' CHANGE_ID).
+        #[arg(long, value_name = "N")]
+        pr: Option<u64>,
     },
     /// Destroy the cluster of a run, from its journal (also when its process died).
     Destroy {
@@ -269,7 +272,19 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
         }
         Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),
         Command::Destroy { run_id, run_dir } => crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id),
-        Command::Qualify { build_dirs, dry_run, no_publish, run_dir, publish_branch, keep_cluster, jobs, keyword, tests, build_url } => {
+        Command::Qualify {
+            build_dirs,
+            dry_run,
+            no_publish,
+            run_dir,
+            publish_branch,
+            keep_cluster,
+            jobs,
+            keyword,
+            tests,
+            build_url,
+            pr,
+        } => {
             let tree = inv.load_tree()?;
             let run_root = run_root(run_dir.as_deref())?;
             let opts = crate::pipeline::QualifyOptions {
@@ -282,6 +297,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 jobs: *jobs,
                 selection: crate::pipeline::test_command::Selection { keyword: keyword.clone(), tests: tests.clone() },
                 build_url: build_url.clone(),
+                pr: *pr,
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
         }

@@ -263,3 +263,57 @@ fn refusals_come_before_anything_is_spent() {
     assert!(!sb.run_dir().exists() || std::fs::read_dir(sb.run_dir()).unwrap().count() == 0, "nothing ran");
     assert_eq!(sb.own_images("us-west-2"), vec![]);
 }
+
+#[test]
+fn github_gets_statuses_and_one_comment_and_an_outage_changes_nothing() {
+    use common::fake_github::FakeGitHub;
+    const TOKEN: &str = "ghs_sandboxsecret0123456789";
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let fake = FakeGitHub::start(TOKEN);
+    let dir = format!("{BUILD_DIR}/broken_provisioner");
+    let run = |sb: &Sandbox| {
+        qualify(sb, &repo, &["--pr", "7", &dir])
+            .env("GITHUB_REPOSITORY", "dcos/dcos-images")
+            .env("GITHUB_API_URL", &fake.url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_SHA", "abc123")
+            .env("DCOS_IMAGES_GITHUB_BACKOFF_MS", "10")
+            .status(3)
+    };
+    let first = run(&sb);
+    let statuses = fake.state.lock().unwrap().statuses.clone();
+    let states: Vec<(&str, &str, &str)> =
+        statuses.iter().map(|(sha, s)| (sha.as_str(), s["state"].as_str().unwrap(), s["context"].as_str().unwrap())).collect();
+    let context = format!("dcos-images/{dir}");
+    assert_eq!(states, vec![("abc123", "pending", context.as_str()), ("abc123", "failure", context.as_str())]);
+    let comments = fake.state.lock().unwrap().comments.clone();
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].1.starts_with("<!-- dcos-images report -->"), "{}", comments[0].1);
+    assert!(comments[0].1.contains(&format!("### ❌ `{dir}`: failed")), "{}", comments[0].1);
+
+    // A second run updates the same comment.
+    run(&sb);
+    let comments = fake.state.lock().unwrap().comments.clone();
+    assert_eq!(comments.len(), 1, "one comment, updated");
+    assert!(fake.requests().iter().any(|r| r.method == "PATCH"));
+
+    // GitHub down: the qualification's result stands, a warning says so.
+    for method in ["GET", "POST", "PATCH"] {
+        fake.fail(method, "/repos/", 502, 1000);
+    }
+    let third = run(&sb);
+    assert!(third.stderr.contains("the report to GitHub failed (the qualification result stands)"), "{}", third.stderr);
+
+    // The token is nowhere: not in output, not in the run directories.
+    for out in [&first.stdout, &first.stderr, &third.stdout, &third.stderr] {
+        assert!(!out.contains(TOKEN));
+    }
+    for entry in walkdir::WalkDir::new(sb.run_dir()) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(!String::from_utf8_lossy(&bytes).contains(TOKEN), "{} holds the token", entry.path().display());
+        }
+    }
+}

@@ -49,6 +49,8 @@ pub struct QualifyOptions {
     pub selection: test_command::Selection,
     /// The CI build's address for the reports (else the CI's own variables).
     pub build_url: Option<String>,
+    /// The pull request to comment on (else the CI's own variables).
+    pub pr: Option<u64>,
 }
 
 /// How long EC2 may take to make a new image available.
@@ -118,6 +120,13 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
 
     let interrupts = Interrupts::install().map_err(|e| Error::usage(format!("cannot install signal handlers: {e}"), "run again"))?;
     let ec2 = if opts.dry_run { None } else { Some(Ec2::load().await) };
+    let build_url = crate::report::build_url(opts.build_url.as_deref());
+    let ci = if opts.dry_run { None } else { ci_reporter(root, opts) };
+    if let Some(ci) = &ci {
+        let pending: Vec<_> =
+            plans.iter().map(|p| (p.build_dir.clone(), crate::github::Status::Pending, format!("qualifying (run {})", p.run_id))).collect();
+        warn_all(ci.statuses(&pending, build_url.as_deref()).await);
+    }
     let label = dirs.len() > 1;
     // Publishing commits to one work tree: one at a time.
     let publish_lock = tokio::sync::Mutex::new(());
@@ -148,7 +157,7 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
         }
     });
     let codes = join_all(runs).await;
-    report_all(&plans, opts);
+    report_all(&plans, opts, ci.as_ref(), build_url.as_deref()).await;
     if codes.len() > 1 {
         eprintln!("\nsummary:");
         for (plan, code) in plans.iter().zip(&codes) {
@@ -158,11 +167,50 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     Ok(worst(&codes))
 }
 
-/// Each run's report files, then one Markdown report of all runs: into the
-/// run root, and under GitHub Actions into the job's summary.
-fn report_all(plans: &[Plan], opts: &QualifyOptions) {
-    let build_url = crate::report::build_url(opts.build_url.as_deref());
+fn ci_reporter(root: &Path, opts: &QualifyOptions) -> Option<crate::github::CiReporter> {
+    let head = || {
+        let git = Git { program: tools::locate(Tool::Git, None).ok()?, repo: root.to_owned() };
+        git.run("read the head commit", &["rev-parse", "HEAD"]).ok().map(|s| s.trim().to_owned())
+    };
+    match crate::github::CiReporter::from_env(opts.pr, head) {
+        Ok(ci) => ci,
+        Err(why) => {
+            eprintln!("warning: {why}");
+            None
+        }
+    }
+}
+
+fn warn_all(warnings: Vec<String>) {
+    for w in warnings {
+        eprintln!("warning: the report to GitHub failed (the qualification result stands): {w}");
+    }
+}
+
+/// Each run's report files, then one Markdown report of all runs: under
+/// GitHub Actions into the job's summary, and as the pull request's comment.
+async fn report_all(plans: &[Plan], opts: &QualifyOptions, ci: Option<&crate::github::CiReporter>, build_url: Option<&str>) {
+    let build_url = build_url.map(str::to_owned);
     let journals: Vec<Journal> = plans.iter().filter_map(|p| Journal::load(&p.run_dir)).collect();
+    if let Some(ci) = ci {
+        let finals: Vec<_> = journals
+            .iter()
+            .map(|j| {
+                let (state, description) = match (j.exit_code, j.state) {
+                    (Some(0), _) => (crate::github::Status::Success, format!("{:?}", j.state).to_lowercase()),
+                    (Some(1), _) => (crate::github::Status::Failure, "tests failed".to_owned()),
+                    (Some(4), _) => (crate::github::Status::Error, "TEARDOWN FAILED: a cluster may still be running".to_owned()),
+                    (_, RunState::Interrupted) => (crate::github::Status::Error, "interrupted".to_owned()),
+                    _ => (
+                        crate::github::Status::Failure,
+                        j.error.as_deref().unwrap_or("failed").lines().next().unwrap_or("failed").to_owned(),
+                    ),
+                };
+                (j.build_dir.clone(), state, description)
+            })
+            .collect();
+        warn_all(ci.statuses(&finals, build_url.as_deref()).await);
+    }
     for j in &journals {
         if let Err(e) = crate::report::write_run_files(j, build_url.as_deref()) {
             eprintln!("warning: cannot write the report of {}: {e}", j.run_id);
@@ -174,6 +222,9 @@ fn report_all(plans: &[Plan], opts: &QualifyOptions) {
     let report = crate::report::Report { build_url, runs: journals.iter().map(crate::report::RunReport::of).collect() };
     match crate::report::markdown(&report) {
         Ok(md) => {
+            if let Some(ci) = ci {
+                warn_all(ci.comment(crate::report::MARKER, &md).await);
+            }
             if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
                 let appended =
                     std::fs::OpenOptions::new().create(true).append(true).open(&summary).and_then(|mut f| f.write_all(md.as_bytes()));

@@ -108,4 +108,5 @@ pub fn valid_tree() -> tempfile::TempDir {
     copy_tree(&fixtures().join("valid"), dir.path());
     dir
 }
+pub mod fake_github;
 pub mod sandbox;
