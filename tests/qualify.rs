@@ -244,6 +244,13 @@ fn refusals_come_before_anything_is_spent() {
     let out = qualify(&sb, &repo, &[BUILD_DIR]).status(2);
     assert!(out.stderr.contains("error[unknown-key]"), "{}", out.stderr);
     assert!(out.stderr.contains("did you mean `publish_dcos_images_after`?"), "{}", out.stderr);
+    // Under GitHub Actions the same errors are also annotations on the file.
+    let out = qualify(&sb, &repo, &[BUILD_DIR]).env("GITHUB_ACTIONS", "true").status(2);
+    assert!(
+        out.stdout.contains(&format!("::error file={BUILD_DIR}/publish_and_test_config.yaml,line=1,title=dcos-images unknown-key::")),
+        "{}",
+        out.stdout
+    );
     std::fs::write(&cfg, "publish_dcos_images_after: packer_build\n").unwrap();
     // No packer on PATH: said before the run, with how to install it.
     let out = qualify(&sb, &repo, &[BUILD_DIR]).env("PATH", "/nonexistent").status(2);
