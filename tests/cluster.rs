@@ -149,15 +149,7 @@ fn sigint_while_terraform_applies_destroys_the_cluster_and_exits_130() {
             break;
         }
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(240), "dcos-images did not stop after SIGINT");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = common::interrupt_and_wait(&mut child, Duration::from_secs(240));
     assert_eq!(status.code(), Some(130));
     let j = journal(&sb);
     assert_eq!(j["state"], "interrupted");

@@ -214,15 +214,7 @@ fn ctrl_c_during_packer_build_stops_packers_process_group_and_exits_130() {
         }
     };
     // Ctrl-C reaches dcos-images (packer is in a process group of its own).
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "dcos-images did not stop after SIGINT");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = common::interrupt_and_wait(&mut child, Duration::from_secs(120));
     assert_eq!(status.code(), Some(130));
     // The whole process group is gone: kill(-pgid, 0) finds no process.
     assert_eq!(unsafe { libc::killpg(packer_pid, 0) }, -1, "packer's process group {packer_pid} is still alive");

@@ -110,3 +110,18 @@ pub fn valid_tree() -> tempfile::TempDir {
 }
 pub mod fake_github;
 pub mod sandbox;
+
+/// Sends SIGINT to `child` (as Ctrl-C would reach dcos-images), then waits
+/// for it to exit, at most `limit`.
+pub fn interrupt_and_wait(child: &mut std::process::Child, limit: std::time::Duration) -> std::process::ExitStatus {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(start.elapsed() < limit, "dcos-images did not stop within {limit:?} after SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
