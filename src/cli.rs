@@ -72,13 +72,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::changed::ChangedFormat::Lines)]
         format: crate::changed::ChangedFormat,
     },
-    /// Build the image of each build directory with packer, check it in EC2,
-    /// and publish dcos_images.yaml (commit and push) after packer_build.
+    /// Qualify build directories: build the image with packer, create a
+    /// cluster with terraform, run the tests over ssh, publish dcos_images.yaml
+    /// at the configured step, and always destroy the cluster.
+    #[command(after_help = EXIT_CODES)]
     Qualify {
         /// Build directories to qualify.
         #[arg(required = true)]
         build_dirs: Vec<PathBuf>,
-        /// Print the plan and run only what spends nothing (render, packer validate).
+        /// Print the plan and run only what spends nothing (render, packer validate, terraform init and validate).
         #[arg(long)]
         dry_run: bool,
         /// Build and check, but write nothing tracked: results stay in the run directory.
