@@ -116,16 +116,4 @@ impl Ec2 {
             .filter_map(|i| i.instance_id().map(str::to_owned))
             .collect())
     }
-
-    /// Images whose tag `key` has `value`, with their tags.
-    pub async fn images_tagged(&self, region: &str, key: &str, value: &str) -> Result<Vec<String>, CloudError> {
-        let out = self
-            .client(region)
-            .describe_images()
-            .filters(Filter::builder().name(format!("tag:{key}")).values(value).build())
-            .send()
-            .await
-            .map_err(|e| Self::api_err(region, "list tagged images", e))?;
-        Ok(out.images().iter().filter_map(|i| i.image_id().map(str::to_owned)).collect())
-    }
 }

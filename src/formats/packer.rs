@@ -208,11 +208,6 @@ impl PackerTemplate {
             _ => edited.to_json(),
         }
     }
-
-    /// Where the manifest post-processor writes, when there is one.
-    pub fn manifest_output(&self) -> Option<&str> {
-        self.post_processors.iter().find(|p| p.kind == "manifest").map(|p| p.output.as_deref().unwrap_or("packer-manifest.json"))
-    }
 }
 
 /// Replaces the string literal after the `nth` `"key":` in a JSON text.
@@ -255,7 +250,7 @@ mod tests {
         assert_eq!(t.builders[0].image_regions(), vec!["us-east-1", "us-west-2"]);
         let files: Vec<&str> = t.provisioners.iter().flat_map(|p| p.local_files()).collect();
         assert_eq!(files, vec!["./a.sh", "install_dcos_prerequisites.sh", "b.sh", "c.sh"]);
-        assert_eq!(t.manifest_output(), Some("packer_build_history.json"));
+        assert_eq!(t.post_processors, vec![PostProcessor { kind: "manifest".into(), output: Some("packer_build_history.json".into()) }]);
     }
 
     #[test]
