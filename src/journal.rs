@@ -197,16 +197,21 @@ pub fn all(run_root: &Path) -> Vec<Journal> {
     runs
 }
 
+/// A state's name as the journal writes it (`destroy_failed`).
+pub fn state_name<T: Serialize>(state: T) -> String {
+    serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
 pub fn render_runs(runs: &[Journal]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "{:<72} {:<12} {:<20} {:<22} BUILD DIRECTORY", "RUN ID", "STATE", "STARTED", "CLUSTER");
     for r in runs {
-        let state = if r.died() { "died".to_owned() } else { format!("{:?}", r.state).to_lowercase() };
+        let state = if r.died() { "died".to_owned() } else { state_name(r.state) };
         let cluster = match &r.cluster {
             None => "-".to_owned(),
-            Some(c) if c.state.may_be_alive() => format!("{:?} (may be alive)", c.state).to_lowercase(),
-            Some(c) => format!("{:?}", c.state).to_lowercase(),
+            Some(c) if c.state.may_be_alive() => format!("{} (may be alive)", state_name(c.state)),
+            Some(c) => state_name(c.state),
         };
         let _ = writeln!(
             out,

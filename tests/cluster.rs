@@ -307,3 +307,51 @@ fn redact_seconds(text: &str) -> String {
         .join("\n")
         + "\n"
 }
+
+#[test]
+fn a_second_signal_during_teardown_stops_at_once_and_destroy_finishes_the_job() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let err_log = sb.dir.path().join("qualify.stderr");
+    let mut child = qualify(&sb, &repo, &["--no-publish", BUILD_DIR])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_log).unwrap())
+        .spawn()
+        .unwrap();
+    let stage_running = |name: &str| {
+        let run = std::fs::read_dir(sb.run_dir()).ok()?.next()?.ok()?.path();
+        let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("journal.json")).ok()?).ok()?;
+        j["stages"].as_array()?.iter().any(|s| s["name"] == name && s["state"] == "running").then_some(())
+    };
+    let wait_for = |name: &str| {
+        let start = Instant::now();
+        while stage_running(name).is_none() {
+            assert!(start.elapsed() < Duration::from_secs(180), "stage {name} never ran");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("cluster_apply");
+    while sb.live_instances("us-west-2").is_empty() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // First signal: stop apply, then destroy. Second, during the destroy: stop at once.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    wait_for("teardown");
+    let status = common::interrupt_and_wait(&mut child, Duration::from_secs(60));
+    assert_eq!(status.code(), Some(4), "a cluster that may be alive is a teardown failure");
+    let stderr = std::fs::read_to_string(&err_log).unwrap();
+    let j = journal(&sb);
+    let run_id = j["run_id"].as_str().unwrap();
+    assert!(stderr.contains("TEARDOWN FAILED"), "{stderr}");
+    assert!(stderr.contains(&format!("dcos-images destroy {run_id}")), "the exact command that cleans up: {stderr}");
+    assert!(stderr.contains("terraform destroy -auto-approve"), "{stderr}");
+    assert_eq!(j["cluster"]["state"], "destroy_failed");
+    let listed = Test::new().args(["runs", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).stdout;
+    assert!(listed.contains("destroy_failed (may be alive)"), "{listed}");
+
+    // The printed command cleans up, from the journal alone.
+    Test::new().envs(&sb.env()).args(["destroy", run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
+    assert!(sb.live_instances("us-west-2").is_empty());
+    assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
+}

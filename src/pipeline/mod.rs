@@ -197,7 +197,7 @@ async fn report_all(plans: &[Plan], opts: &QualifyOptions, ci: Option<&crate::gi
             .iter()
             .map(|j| {
                 let (state, description) = match (j.exit_code, j.state) {
-                    (Some(0), _) => (crate::github::Status::Success, format!("{:?}", j.state).to_lowercase()),
+                    (Some(0), _) => (crate::github::Status::Success, crate::journal::state_name(j.state)),
                     (Some(1), _) => (crate::github::Status::Failure, "tests failed".to_owned()),
                     (Some(4), _) => (crate::github::Status::Error, "TEARDOWN FAILED: a cluster may still be running".to_owned()),
                     (_, RunState::Interrupted) => (crate::github::Status::Error, "interrupted".to_owned()),

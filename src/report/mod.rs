@@ -5,7 +5,7 @@
 //! error, never an empty cell).
 
 use crate::formats::junit::TestSummary;
-use crate::journal::{ClusterState, Journal, StageState};
+use crate::journal::{state_name, ClusterState, Journal, StageState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -48,10 +48,6 @@ pub struct StageReport {
     pub note: Option<String>,
 }
 
-fn lower<T: std::fmt::Debug>(v: T) -> String {
-    format!("{v:?}").to_lowercase()
-}
-
 fn table_safe(s: &str) -> String {
     let first = s.lines().next().unwrap_or_default().replace('|', "\\|");
     if first.chars().count() > 140 {
@@ -63,7 +59,7 @@ fn table_safe(s: &str) -> String {
 
 impl RunReport {
     pub fn of(j: &Journal) -> RunReport {
-        let state = lower(j.state);
+        let state = state_name(j.state);
         let icon = match (j.exit_code, state.as_str()) {
             (Some(0), _) => "✅",
             (_, "interrupted") => "⏹️",
@@ -75,7 +71,7 @@ impl RunReport {
             Some(c) => match c.state {
                 ClusterState::Destroyed => format!("cluster destroyed; EC2 reports its {} instance(s) terminated", c.instance_ids.len()),
                 ClusterState::Kept => format!("cluster kept on purpose: `dcos-images destroy {}`", j.run_id),
-                other => format!("**cluster {} — it may still be running**: `dcos-images destroy {}`", lower(other), j.run_id),
+                other => format!("**cluster {} — it may still be running**: `dcos-images destroy {}`", state_name(other), j.run_id),
             },
         };
         RunReport {
@@ -91,7 +87,7 @@ impl RunReport {
                 .map(|s| StageReport {
                     name: s.name.clone(),
                     description: s.description.clone(),
-                    state: lower(s.state),
+                    state: state_name(s.state),
                     seconds: s.seconds,
                     time: s.seconds.filter(|_| s.state != StageState::Skipped).map(|x| format!("{x:.1} s")).unwrap_or_else(|| "-".into()),
                     note: s.detail.as_deref().map(table_safe),
@@ -141,7 +137,8 @@ pub fn junit(j: &Journal) -> String {
         let detail = s.detail.as_deref().unwrap_or("");
         match s.state {
             StageState::Failed | StageState::Interrupted => {
-                let _ = writeln!(out, ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", xml(&lower(s.state)), xml(detail));
+                let _ =
+                    writeln!(out, ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", xml(&state_name(s.state)), xml(detail));
             }
             StageState::Skipped => {
                 let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(detail));
