@@ -13,7 +13,7 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 corpus = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
     "DCOS_IMAGES_CORPUS", os.path.join(root, "..", "shared", "corpus", "dcos-images"))
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 30
-binary = os.path.join(root, "target", "release", "dcos-images")
+binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "dcos-images")
 if not os.path.isdir(corpus):
     sys.exit(f"no corpus at {corpus}")
 if not os.path.exists(binary):
