@@ -9,14 +9,6 @@ use common::Test;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn qualify(sb: &Sandbox, repo: &Path, args: &[&str]) -> Test {
-    Test::new()
-        .cwd(repo)
-        .envs(&sb.env())
-        .args(["--root", repo.to_str().unwrap(), "qualify", "--run-dir", sb.run_dir().to_str().unwrap()])
-        .args(args)
-}
-
 fn journal(sb: &Sandbox) -> serde_json::Value {
     let runs = Test::new().args(["runs", "--json", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).json();
     runs.as_array().unwrap().last().expect("a run").clone()
@@ -40,7 +32,8 @@ fn publish_after_integration_tests_when_they_pass() {
         "publish_dcos_images_after: integration_tests\nrun_framework_tests: false\ntests_to_run:\n  - -k 'not deliberately'\n",
     );
     let step_summary = sb.dir.path().join("step-summary.md");
-    let out = qualify(&sb, &repo, &["--build-url", "https://ci.example.invalid/build/7", BUILD_DIR])
+    let out = sb
+        .qualify(&repo, &["--build-url", "https://ci.example.invalid/build/7", BUILD_DIR])
         .env("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap())
         .status(0);
     assert!(out.stderr.contains("integration tests: 3 passed, 0 failed, 0 skipped"), "{}", out.stderr);
@@ -69,7 +62,7 @@ fn a_failing_selected_test_exits_1_publishes_nothing_and_destroys_the_cluster() 
     let repo = sb.repo();
     set_config(&repo, "publish_dcos_images_after: integration_tests\nrun_framework_tests: false\n");
     let before = git(&repo, &["rev-parse", "HEAD"]);
-    let out = qualify(&sb, &repo, &["-k", "deliberately", BUILD_DIR]).status(1);
+    let out = sb.qualify(&repo, &["-k", "deliberately", BUILD_DIR]).status(1);
     assert!(
         out.stderr.contains("integration tests: 0 passed, 1 failed, 0 skipped (failed: test_cluster::test_deliberately_failing)"),
         "{}",
@@ -91,7 +84,7 @@ fn a_broken_cluster_module_fails_before_any_packer_build() {
     let cfg = repo.join("dcos-images.yaml");
     let text = std::fs::read_to_string(&cfg).unwrap().replace("/cluster-module", "/broken-cluster-module");
     std::fs::write(&cfg, text).unwrap();
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(3);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).status(3);
     assert!(out.stderr.contains("failed to check the cluster module with terraform"), "{}", out.stderr);
     assert!(out.stderr.contains("instance_type_that_is_not_declared"), "terraform's own words: {}", out.stderr);
     assert_eq!(sb.own_images("us-west-2"), vec![], "no image may be built");
@@ -110,7 +103,7 @@ fn never_tests_the_recorded_images_without_building() {
     // (set_config commits these changes too.)
     set_config(&repo, "publish_dcos_images_after: never\nrun_framework_tests: false\ntests_to_run:\n  - -k 'not deliberately'\n");
     let before = git(&repo, &["rev-parse", "HEAD"]);
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(0);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).status(0);
     assert!(!out.stderr.contains("==> build the image with packer"), "{}", out.stderr);
     assert_eq!(sb.own_images("us-west-2"), vec![], "never builds nothing");
     let j = journal(&sb);
@@ -130,12 +123,8 @@ fn never_tests_the_recorded_images_without_building() {
 fn sigint_while_terraform_applies_destroys_the_cluster_and_exits_130() {
     let sb = Sandbox::start();
     let repo = sb.repo();
-    let mut child = qualify(&sb, &repo, &[BUILD_DIR])
-        .command()
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        sb.qualify(&repo, &[BUILD_DIR]).command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     // Wait until terraform apply runs and moto has the cluster's instances.
     let start = Instant::now();
     loop {
@@ -164,7 +153,7 @@ fn sigint_while_terraform_applies_destroys_the_cluster_and_exits_130() {
 fn keep_cluster_then_destroy_by_run_id() {
     let sb = Sandbox::start();
     let repo = sb.repo();
-    let out = qualify(&sb, &repo, &["--keep-cluster", "--no-publish", BUILD_DIR]).status(0);
+    let out = sb.qualify(&repo, &["--keep-cluster", "--no-publish", BUILD_DIR]).status(0);
     let j = journal(&sb);
     let run_id = j["run_id"].as_str().unwrap().to_owned();
     assert!(out.stderr.contains(&format!("dcos-images destroy {run_id}")), "{}", out.stderr);
@@ -202,7 +191,7 @@ fn two_build_directories_run_concurrently_each_with_its_own_run() {
     std::fs::write(&t, std::fs::read_to_string(&t).unwrap().replace("2.1.1", "2.2.0")).unwrap();
     git(&repo, &["add", "-A"]);
     git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "second directory"]);
-    let out = qualify(&sb, &repo, &["--jobs", "2", BUILD_DIR, second]).status(0);
+    let out = sb.qualify(&repo, &["--jobs", "2", BUILD_DIR, second]).status(0);
     assert!(out.stderr.contains("summary:"), "{}", out.stderr);
     let runs = Test::new().args(["runs", "--json", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).json();
     let runs = runs.as_array().unwrap();
@@ -235,7 +224,7 @@ fn the_default_step_publishes_after_dcos_installation_and_framework_tests_report
     std::fs::write(&cfg, format!("{text}{framework}")).unwrap();
     // No publish_dcos_images_after: the default, dcos_installation.
     set_config(&repo, "run_framework_tests: true\ntests_to_run:\n  - -k 'not deliberately'\n");
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(1);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).status(1);
     assert!(out.stderr.contains("integration tests: 3 passed, 0 failed"), "{}", out.stderr);
     assert!(
         out.stderr.contains("framework tests: 1 passed, 1 failed, 0 skipped (failed: test_cluster::test_deliberately_failing)"),
@@ -313,7 +302,8 @@ fn a_second_signal_during_teardown_stops_at_once_and_destroy_finishes_the_job() 
     let sb = Sandbox::start();
     let repo = sb.repo();
     let err_log = sb.dir.path().join("qualify.stderr");
-    let mut child = qualify(&sb, &repo, &["--no-publish", BUILD_DIR])
+    let mut child = sb
+        .qualify(&repo, &["--no-publish", BUILD_DIR])
         .command()
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&err_log).unwrap())

@@ -10,14 +10,6 @@ use std::time::{Duration, Instant};
 
 const BOT: &str = "dcos-images sandbox bot <sandbox-bot@example.invalid>";
 
-fn qualify(sb: &Sandbox, repo: &Path, args: &[&str]) -> Test {
-    Test::new()
-        .cwd(repo)
-        .envs(&sb.env())
-        .args(["--root", repo.to_str().unwrap(), "qualify", "--run-dir", sb.run_dir().to_str().unwrap()])
-        .args(args)
-}
-
 fn journals(sb: &Sandbox) -> serde_json::Value {
     Test::new().args(["runs", "--json", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).json()
 }
@@ -31,7 +23,7 @@ fn publish_after_packer_build_builds_checks_tags_commits_and_pushes() {
     let sb = Sandbox::start();
     let repo = sb.repo();
     let before_packer = std::fs::read_to_string(repo.join(BUILD_DIR).join("packer.json")).unwrap();
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(0);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).status(0);
     assert!(out.stdout.contains(&format!("qualified {BUILD_DIR}")), "{}", out.stdout);
     assert!(out.stderr.contains("==> amazon-ebs: Provisioning with shell script"), "progress is shown: {}", out.stderr);
 
@@ -114,7 +106,7 @@ fn a_failing_provisioner_exits_3_and_changes_nothing() {
     let sb = Sandbox::start();
     let repo = sb.repo();
     let before = tracked_state(&repo);
-    let out = qualify(&sb, &repo, &[&format!("{BUILD_DIR}/broken_provisioner")]).status(3);
+    let out = sb.qualify(&repo, &[&format!("{BUILD_DIR}/broken_provisioner")]).status(3);
     assert!(out.stderr.contains("failed to build the image with packer"), "{}", out.stderr);
     assert!(
         out.stderr.contains("docker-ce-19.03.12 is not available from the configured repositories"),
@@ -137,7 +129,7 @@ fn dry_run_prints_the_plan_and_builds_nothing() {
     let sb = Sandbox::start();
     let repo = sb.repo();
     let before = tracked_state(&repo);
-    let out = qualify(&sb, &repo, &["--dry-run", BUILD_DIR]).status(0);
+    let out = sb.qualify(&repo, &["--dry-run", BUILD_DIR]).status(0);
     for expected in [
         format!("plan for {BUILD_DIR}"),
         "publish after:  packer_build".to_owned(),
@@ -167,7 +159,7 @@ fn dry_run_reports_what_packer_rejects_with_exit_3() {
     let repo = sb.repo();
     let p = repo.join(BUILD_DIR).join("packer.json");
     std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace("\"instance_type\"", "\"instance_typo\"")).unwrap();
-    let out = qualify(&sb, &repo, &["--dry-run", BUILD_DIR]).status(3);
+    let out = sb.qualify(&repo, &["--dry-run", BUILD_DIR]).status(3);
     assert!(out.stderr.contains("failed to check the rendered template with packer"), "{}", out.stderr);
     assert!(out.stderr.contains("unknown configuration key: '\"instance_typo\"'"), "{}", out.stderr);
 }
@@ -177,7 +169,7 @@ fn no_publish_builds_but_writes_nothing_tracked() {
     let sb = Sandbox::start();
     let repo = sb.repo();
     let before = tracked_state(&repo);
-    let out = qualify(&sb, &repo, &["--no-publish", BUILD_DIR]).status(0);
+    let out = sb.qualify(&repo, &["--no-publish", BUILD_DIR]).status(0);
     assert!(out.stdout.contains("not published: --no-publish: results stay in the run directory; results in"), "{}", out.stdout);
     assert_eq!(tracked_state(&repo), before);
     assert_eq!(git(&sb.dir.path().join("remote.git"), &["rev-list", "--count", "main"]).trim(), "1");
@@ -194,7 +186,8 @@ fn ctrl_c_during_packer_build_stops_packers_process_group_and_exits_130() {
     let sb = Sandbox::start();
     let repo = sb.repo();
     let before = tracked_state(&repo);
-    let mut child = qualify(&sb, &repo, &[&format!("{BUILD_DIR}/slow_provisioner")])
+    let mut child = sb
+        .qualify(&repo, &[&format!("{BUILD_DIR}/slow_provisioner")])
         .command()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -233,11 +226,11 @@ fn refusals_come_before_anything_is_spent() {
     let cfg = repo.join(BUILD_DIR).join("publish_and_test_config.yaml");
     // An invalid build directory: the validator's diagnostics, nothing run.
     std::fs::write(&cfg, "publish_dcos_images_aftr: packer_build\n").unwrap();
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(2);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).status(2);
     assert!(out.stderr.contains("error[unknown-key]"), "{}", out.stderr);
     assert!(out.stderr.contains("did you mean `publish_dcos_images_after`?"), "{}", out.stderr);
     // Under GitHub Actions the same errors are also annotations on the file.
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).env("GITHUB_ACTIONS", "true").status(2);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).env("GITHUB_ACTIONS", "true").status(2);
     assert!(
         out.stdout.contains(&format!("::error file={BUILD_DIR}/publish_and_test_config.yaml,line=1,title=dcos-images unknown-key::")),
         "{}",
@@ -245,12 +238,12 @@ fn refusals_come_before_anything_is_spent() {
     );
     std::fs::write(&cfg, "publish_dcos_images_after: packer_build\n").unwrap();
     // No packer on PATH: said before the run, with how to install it.
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).env("PATH", "/nonexistent").status(2);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).env("PATH", "/nonexistent").status(2);
     assert!(out.stderr.contains("`packer` is not on PATH"), "{}", out.stderr);
     assert!(out.stderr.contains("apt-get install packer"), "{}", out.stderr);
     // A publish remote that does not exist.
     git(&repo, &["remote", "rename", "origin", "upstream"]);
-    let out = qualify(&sb, &repo, &[BUILD_DIR]).status(2);
+    let out = sb.qualify(&repo, &[BUILD_DIR]).status(2);
     assert!(out.stderr.contains("the git remote `origin` (publish.remote) does not exist"), "{}", out.stderr);
     // A run directory inside the tree.
     let out = Test::new()
@@ -272,7 +265,7 @@ fn github_gets_statuses_and_one_comment_and_an_outage_changes_nothing() {
     let fake = FakeGitHub::start(TOKEN);
     let dir = format!("{BUILD_DIR}/broken_provisioner");
     let run = |sb: &Sandbox| {
-        qualify(sb, &repo, &["--pr", "7", &dir])
+        sb.qualify(&repo, &["--pr", "7", &dir])
             .env("GITHUB_REPOSITORY", "dcos/dcos-images")
             .env("GITHUB_API_URL", &fake.url)
             .env("GITHUB_TOKEN", TOKEN)

@@ -219,6 +219,15 @@ impl Sandbox {
     pub fn run_dir(&self) -> PathBuf {
         self.dir.path().join("runs")
     }
+
+    /// `dcos-images qualify` on `repo`, with the sandbox's environment and run directory.
+    pub fn qualify(&self, repo: &Path, args: &[&str]) -> super::Test {
+        super::Test::new()
+            .cwd(repo)
+            .envs(&self.env())
+            .args(["--root", repo.to_str().unwrap(), "qualify", "--run-dir", self.run_dir().to_str().unwrap()])
+            .args(args)
+    }
 }
 
 impl Drop for Sandbox {
