@@ -64,9 +64,17 @@ pub async fn packer_build(
 ) -> BuildOutcome {
     let mut progress = Progress { start: Instant::now(), verbose: std::io::stderr().is_terminal(), errors: Vec::new(), label };
     let log = run_dir.join("packer.log");
-    let finished =
-        process::run_streaming(call, &log, interrupts, process::StopWith::GroupTerm, process::GRACE, |s, l| progress.line(s, l), on_spawn)
-            .await;
+    let finished = process::run_streaming(
+        call,
+        &log,
+        interrupts,
+        0,
+        process::StopWith::GroupTerm,
+        process::GRACE,
+        |s, l| progress.line(s, l),
+        on_spawn,
+    )
+    .await;
     let failed = |detail: String, status: &str| BuildOutcome::Failed {
         error: ToolError::Failed {
             description: call.description.clone(),

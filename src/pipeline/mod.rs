@@ -508,7 +508,7 @@ impl Run<'_> {
     /// A long tool call, streamed, in its own process group.
     /// On a terminal every line is shown; in a log, stderr and the lines that
     /// say how it went (errors, "Apply complete!", "Destroy complete!").
-    async fn streamed(&mut self, call: &ToolCall, log: &str, grace: Duration) -> Result<Finished, ToolError> {
+    async fn streamed(&mut self, call: &ToolCall, log: &str, handled: u32, grace: Duration) -> Result<Finished, ToolError> {
         let start = Instant::now();
         let verbose = std::io::stderr().is_terminal();
         let label = self.label.clone();
@@ -518,6 +518,7 @@ impl Run<'_> {
             call,
             &self.plan.run_dir.join(log),
             &mut interrupts,
+            handled,
             process::StopWith::LeaderInterrupt,
             grace,
             |stream, line| {
@@ -664,7 +665,7 @@ impl Run<'_> {
         self.apply_started = true;
         let t = self.begin(StageKind::ClusterApply);
         let call = self.stage(StageKind::ClusterApply).call.clone().expect("apply has a call");
-        match self.streamed(&call, "terraform-apply.log", process::GRACE).await {
+        match self.streamed(&call, "terraform-apply.log", 0, process::GRACE).await {
             Ok(Finished::Exited { success: true, .. }) => {
                 self.end(t, StageState::Ok, None);
                 self.journal.set_cluster_state(ClusterState::Up);
@@ -920,7 +921,7 @@ impl Run<'_> {
         let user = self.plan.ssh_user.clone();
         let call = ssh.run(&format!("run the {suite} tests on {master}"), &user, &master, &command);
         let log = format!("{suite}-tests.log");
-        let finished = self.streamed(&call, &log, Duration::from_secs(10)).await;
+        let finished = self.streamed(&call, &log, 0, Duration::from_secs(10)).await;
         match finished {
             Ok(Finished::Interrupted) => {
                 self.end(t, StageState::Interrupted, None);
@@ -959,6 +960,7 @@ impl Run<'_> {
     /// Destroys the cluster, then asks EC2 about every instance the state
     /// held. Err: resources may be alive; the message says what and how to clean up.
     async fn teardown(&mut self) -> Result<(), String> {
+        let handled_before_teardown = self.interrupts.count();
         let tf_dir = self.plan.run_dir.join("cluster");
         let by_hand = format!(
             "dcos-images destroy {} --run-dir {}   (or: {})",
@@ -991,10 +993,12 @@ impl Run<'_> {
         }
         let t = self.begin(StageKind::Teardown);
         self.journal.set_cluster_state(ClusterState::Destroying);
-        // After a first interrupt, the next one stops the destroy at once.
-        let grace = if self.interrupts.count() > 0 { Duration::ZERO } else { process::GRACE };
+        // A destroy is never stopped by one Ctrl-C: the first interrupt of a
+        // run stops the tool that was running and leads here; any signal from
+        // now on (a second one) stops the destroy at once.
+        let handled = handled_before_teardown.max(1);
         let call = self.stage(StageKind::Teardown).call.clone().expect("destroy has a call");
-        let finished = self.streamed(&call, "terraform-destroy.log", grace).await;
+        let finished = self.streamed(&call, "terraform-destroy.log", handled, Duration::ZERO).await;
         let destroyed = match finished {
             Ok(Finished::Exited { success: true, .. }) => Ok(()),
             Ok(Finished::Exited { status, .. }) => {
@@ -1130,6 +1134,7 @@ async fn destroy(run_root: &Path, run_id: &str) -> Result<u8, Error> {
         &terraform.destroy(),
         &run_dir.join("terraform-destroy.log"),
         &mut interrupts,
+        0,
         process::StopWith::LeaderInterrupt,
         process::GRACE,
         |_, l| eprintln!("{l}"),

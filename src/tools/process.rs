@@ -92,13 +92,18 @@ fn signal_group(pgid: i32, signal: i32) {
 }
 
 /// Runs `call` in its own process group, feeding each output line to
-/// `on_line` and appending it to `log`. On an interrupt: `stop_with`, then
-/// `grace` to exit, then SIGKILL to the group; a second interrupt kills at
-/// once. Whatever is left of the group when the tool exits is killed too.
+/// `on_line` and appending it to `log`. Interrupts up to `handled` were dealt
+/// with by the caller; the next one: `stop_with`, then `grace` to exit, then
+/// SIGKILL to the group; another one kills at once. Whatever is left of the
+/// group when the tool exits is killed too. (The caller says what it handled,
+/// rather than this reading the count at spawn, so that a signal arriving in
+/// between is not lost.)
+#[allow(clippy::too_many_arguments)] // each is one decision of the caller's; a struct would only rename them
 pub async fn run_streaming(
     call: &ToolCall,
     log: &std::path::Path,
     interrupts: &mut Interrupts,
+    handled: u32,
     stop_with: StopWith,
     grace: Duration,
     mut on_line: impl FnMut(Stream, &str),
@@ -121,7 +126,7 @@ pub async fn run_streaming(
     let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
     let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
     let (mut out_open, mut err_open) = (true, true);
-    let mut seen = interrupts.count();
+    let mut seen = handled;
     let mut interrupted = false;
     let mut deadline: Option<tokio::time::Instant> = None;
     let status = loop {
