@@ -336,12 +336,7 @@ fn make_plan(tree: &Tree, d: &LoadedBuildDir, tools: &Tools, opts: &QualifyOptio
     let run_id = new_run_id(&d.dir.rel);
     let run_dir = opts.run_root.join(&run_id);
     let tf = Terraform { program: tools.terraform.clone(), dir: run_dir.join("cluster") };
-    let packer_call = |description: &str, args: &[&str]| ToolCall {
-        description: description.to_owned(),
-        program: tools.packer.clone(),
-        args: args.iter().map(|s| (*s).to_owned()).collect(),
-        cwd: run_dir.clone(),
-    };
+    let packer_call = |description: &str, args: &[&str]| ToolCall::new(description, &tools.packer, args.iter().copied(), &run_dir);
     let never = step == PublishStep::Never;
     let dry = opts.dry_run.then(|| "dry run".to_owned());
     let no_build = never.then(|| "publish step is never: the recorded images are tested".to_owned());

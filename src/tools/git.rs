@@ -22,12 +22,7 @@ pub struct Git {
 
 impl Git {
     fn call(&self, description: &str, args: &[&str]) -> ToolCall {
-        ToolCall {
-            description: description.to_owned(),
-            program: self.program.clone(),
-            args: args.iter().map(|s| (*s).to_owned()).collect(),
-            cwd: self.repo.clone(),
-        }
+        ToolCall::new(description, &self.program, args.iter().copied(), &self.repo)
     }
 
     pub fn run(&self, description: &str, args: &[&str]) -> Result<String, ToolError> {

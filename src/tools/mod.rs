@@ -71,6 +71,15 @@ pub struct ToolCall {
 }
 
 impl ToolCall {
+    pub fn new<S: Into<String>>(description: &str, program: &Path, args: impl IntoIterator<Item = S>, cwd: &Path) -> ToolCall {
+        ToolCall {
+            description: description.to_owned(),
+            program: program.to_owned(),
+            args: args.into_iter().map(Into::into).collect(),
+            cwd: cwd.to_owned(),
+        }
+    }
+
     pub fn display(&self) -> String {
         let name = self.program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         std::iter::once(name).chain(self.args.iter().cloned()).collect::<Vec<_>>().join(" ")

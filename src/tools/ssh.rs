@@ -42,7 +42,7 @@ impl Ssh {
         let mut args = self.options();
         args.push(format!("{user}@{host}"));
         args.push(command.to_owned());
-        ToolCall { description: description.to_owned(), program: self.ssh.clone(), args, cwd: self.cwd.clone() }
+        ToolCall::new(description, &self.ssh, args, &self.cwd)
     }
 
     /// Prints `remote` from `user@host` on stdout. Over ssh itself rather than

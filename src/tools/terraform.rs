@@ -12,12 +12,7 @@ pub struct Terraform {
 
 impl Terraform {
     fn call(&self, description: &str, args: &[&str]) -> ToolCall {
-        ToolCall {
-            description: description.to_owned(),
-            program: self.program.clone(),
-            args: args.iter().map(|s| (*s).to_owned()).collect(),
-            cwd: self.dir.clone(),
-        }
+        ToolCall::new(description, &self.program, args.iter().copied(), &self.dir)
     }
 
     pub fn init(&self) -> ToolCall {
