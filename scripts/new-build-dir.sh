@@ -65,8 +65,8 @@ base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["us-west-
 EOF
 
 [ -f "$dir/cluster_profile.tfvars" ] || cat > "$dir/cluster_profile.tfvars" <<EOF
-# Variables of the cluster module (dcos-terraform/dcos/aws). The pipeline sets
-# aws_ami (the image under test) and the ssh user; do not set them here.
+# The cluster this directory is qualified on (README.md, "Cluster profiles").
+# The pipeline sets aws_ami (the image under test), ssh_user and cluster_name.
 aws_region = "us-west-2"
 dcos_version = "$dcos"
 dcos_variant = "open"
@@ -81,6 +81,8 @@ private_agents_instance_type = "m5.xlarge"
 public_agents_instance_type  = "m5.xlarge"
 
 admin_ips = ["0.0.0.0/0"]
+# An EC2 key pair whose private key the ssh-agent running dcos-images holds.
+ssh_key_name = "dcos-images"
 
 tags = {
   owner      = "dcos-images"

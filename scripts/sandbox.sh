@@ -25,18 +25,20 @@ ssh-keygen -q -t ed25519 -N '' -f "$work/user_key"
 ssh_port=$(free_port)
 cat >"$work/sshd_config" <<CONF
 Port $ssh_port
-ListenAddress 127.0.0.1
+# Every address of this machine: the sandbox cluster's nodes are loopback
+# addresses (127.0.1.x) of a moto VPC; logins only from loopback.
+ListenAddress 0.0.0.0
 HostKey $work/host_key
 AuthorizedKeysFile $work/user_key.pub
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
-AllowUsers dcos-sandbox
+AllowUsers dcos-sandbox@127.0.0.0/8
 PidFile $work/sshd.pid
 CONF
 /usr/sbin/sshd -D -f "$work/sshd_config" -E "$work/sshd.log" & pids+=($!)
-printf 'Host 127.0.0.1\n  Port %s\n  IdentityFile %s\n  IdentitiesOnly yes\n' "$ssh_port" "$work/user_key" >"$work/ssh_config"
+printf 'Host 127.*\n  Port %s\n  IdentityFile %s\n  IdentitiesOnly yes\n' "$ssh_port" "$work/user_key" >"$work/ssh_config"
 cp -r "$here/tests/sandbox/suite" "$work/suite"
 mirror="${DCOS_IMAGES_TF_MIRROR:-/opt/tf-plugins}"
 printf 'provider_installation {\n  filesystem_mirror { path = "%s" }\n}\n' "$mirror" >"$work/terraform.rc"

@@ -126,6 +126,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite cluster profiles from terraform-dcos's variable names to the
+    /// current ones, in place (comments and order kept).
+    Migrate {
+        /// Build directories or directories above them (default: the whole tree).
+        paths: Vec<PathBuf>,
+        /// Change nothing: print what would change, exit 1 when anything would.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write the JSON Schemas of the tree's files (or check they are current).
     Schemas {
         #[arg(long, value_name = "DIR", default_value = "schemas")]
@@ -273,6 +282,15 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),
+        Command::Migrate { paths, check } => {
+            let tree = inv.load_tree()?;
+            let selection = select(&tree, &inv.root, paths)?;
+            let dirs: Vec<String> = match selection.dirs {
+                Some(d) => d.into_iter().collect(),
+                None => tree.dirs.iter().map(|d| d.dir.rel.clone()).collect(),
+            };
+            crate::migrate::run(&inv.root, &tree, &dirs, *check)
+        }
         Command::Destroy { run_id, run_dir } => crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id),
         Command::Qualify {
             build_dirs,

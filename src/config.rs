@@ -24,17 +24,18 @@ pub struct RootConfig {
     pub tests: TestsConfig,
 }
 
-/// The terraform module that creates a cluster (and installs DC/OS) from the
-/// new image.
+/// The terraform module that creates a cluster from the new image.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// Terraform module source: a registry address, a git URL or a local path
-    /// (relative to the tree root).
-    #[serde(default = "default_module")]
-    pub module: String,
+    /// (relative to the tree root). Default: dcos-images' own module
+    /// (cluster/aws, built into the binary). Another module must take the same
+    /// inputs and give the same outputs.
+    #[serde(default)]
+    pub module: Option<String>,
     /// Version constraint, for registry modules only.
-    #[serde(default = "default_module_version")]
+    #[serde(default)]
     pub module_version: Option<String>,
     /// The module input that receives the new image.
     #[serde(default = "default_image_variable")]
@@ -57,33 +58,27 @@ pub struct ClusterOutputNames {
     pub public_agents_private_ips: String,
 }
 
-fn default_module() -> String {
-    "dcos-terraform/dcos/aws".into()
-}
-fn default_module_version() -> Option<String> {
-    Some("~> 0.3".into())
-}
 fn default_image_variable() -> String {
     "aws_ami".into()
 }
 fn out_masters_public() -> String {
-    "infrastructure_masters_public_ips".into()
+    "masters_public_ips".into()
 }
 fn out_masters_private() -> String {
-    "infrastructure_masters_private_ips".into()
+    "masters_private_ips".into()
 }
 fn out_private_agents() -> String {
-    "infrastructure_private_agents_private_ips".into()
+    "private_agents_private_ips".into()
 }
 fn out_public_agents() -> String {
-    "infrastructure_public_agents_private_ips".into()
+    "public_agents_private_ips".into()
 }
 
 impl Default for ClusterConfig {
     fn default() -> Self {
         ClusterConfig {
-            module: default_module(),
-            module_version: default_module_version(),
+            module: None,
+            module_version: None,
             image_variable: default_image_variable(),
             outputs: ClusterOutputNames::default(),
         }
@@ -108,6 +103,19 @@ pub struct SshConfig {
     /// relative to the tree root.
     #[serde(default)]
     pub config_file: Option<String>,
+    /// Which address of a node dcos-images connects to: `public_ip`, or
+    /// `private_ip` when it runs inside the cluster's network (a runner in
+    /// the VPC, a bastion in `config_file`).
+    #[serde(default)]
+    pub connect_to: ConnectTo,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectTo {
+    #[default]
+    PublicIp,
+    PrivateIp,
 }
 
 /// The commands run on the first master. Handlebars templates (strict) with

@@ -55,6 +55,8 @@ codes! {
     Unpublishable => "unpublishable", Error, "publish after integration_tests while run_integration_tests is false";
     NeverWithoutImages => "never-without-images", Error, "publish step never and no dcos_images.yaml to test";
     ReservedTfvar => "reserved-tfvar", Error, "the cluster profile sets a variable the pipeline sets";
+    UnknownVariable => "unknown-variable", Error, "the cluster profile sets a variable that neither vocabulary knows";
+    LegacyVariable => "legacy-variable", Warning, "the cluster profile uses a terraform-dcos name (with the current one)";
     DuplicateKey => "duplicate-key", Error, "a key set twice in one file";
     LegacyFile => "legacy-file", Warning, "desired_cluster_profile.tfvars or setup.sh";
     ImageReused => "image-reused", Warning, "one published image id under two different OS versions";

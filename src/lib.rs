@@ -14,6 +14,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod github;
 pub mod journal;
+pub mod migrate;
 pub mod pipeline;
 pub mod report;
 pub mod schema;

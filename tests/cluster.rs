@@ -31,6 +31,14 @@ fn publish_after_integration_tests_when_they_pass() {
         &repo,
         "publish_dcos_images_after: integration_tests\nrun_framework_tests: false\ntests_to_run:\n  - -k 'not deliberately'\n",
     );
+    // The module creates the nodes' key pair from a public key file.
+    let profile = repo.join(BUILD_DIR).join("cluster_profile.tfvars");
+    let key_file = sb.dir.path().join("user_key.pub");
+    let text = std::fs::read_to_string(&profile)
+        .unwrap()
+        .replace("ssh_key_name = \"dcos-images-sandbox\"", &format!("ssh_public_key_file = \"{}\"", key_file.display()));
+    std::fs::write(&profile, text).unwrap();
+    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "key file"]);
     let step_summary = sb.dir.path().join("step-summary.md");
     let out = sb
         .qualify(&repo, &["--build-url", "https://ci.example.invalid/build/7", BUILD_DIR])
@@ -49,11 +57,14 @@ fn publish_after_integration_tests_when_they_pass() {
     assert_eq!(images.len(), 1);
     let recorded = std::fs::read_to_string(repo.join(BUILD_DIR).join("dcos_images.yaml")).unwrap();
     assert!(recorded.contains(&format!("us-west-2: {}", images[0].0)), "{recorded}");
-    assert_eq!(remote_commits(&sb), "3");
+    assert_eq!(remote_commits(&sb), "4");
     // The cluster ran on the new image, and is gone.
     let ids: Vec<String> = j["cluster"]["instance_ids"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids.len(), 4, "1 master, 2 private agents, 1 public agent");
+    assert_eq!(ids.len(), 5, "1 bootstrap node, 1 master, 2 private agents, 1 public agent");
     assert!(sb.live_instances("us-west-2").is_empty());
+    let apply = std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("terraform-apply.log")).unwrap();
+    assert!(apply.contains("aws_key_pair.cluster[0]: Creation complete"), "{apply}");
+    assert_eq!(sb.tagged_with_run("us-west-2", j["run_id"].as_str().unwrap()), Vec::<String>::new(), "EC2 shows nothing of the run");
 }
 
 #[test]
@@ -81,9 +92,11 @@ fn a_failing_selected_test_exits_1_publishes_nothing_and_destroys_the_cluster() 
 fn a_broken_cluster_module_fails_before_any_packer_build() {
     let sb = Sandbox::start();
     let repo = sb.repo();
+    // `cluster.module` names another module than the built-in one.
     let cfg = repo.join("dcos-images.yaml");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("/cluster-module", "/broken-cluster-module");
-    std::fs::write(&cfg, text).unwrap();
+    let broken = common::manifest_dir().join("tests/sandbox/broken-cluster-module");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}cluster:\n  module: \"{}\"\n", broken.display())).unwrap();
     let out = sb.qualify(&repo, &[BUILD_DIR]).status(3);
     assert!(out.stderr.contains("failed to check the cluster module with terraform"), "{}", out.stderr);
     assert!(out.stderr.contains("instance_type_that_is_not_declared"), "terraform's own words: {}", out.stderr);
@@ -149,23 +162,57 @@ fn sigint_while_terraform_applies_destroys_the_cluster_and_exits_130() {
     assert!(sb.live_instances("us-west-2").is_empty(), "the cluster was left running");
 }
 
+/// The real profile of a public-tree directory of the same DC/OS version, in
+/// terraform-dcos's names, unchanged but for the sandbox's loopback network.
+const CORPUS_PROFILE: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing/cluster_profile.tfvars";
+
 #[test]
-fn keep_cluster_then_destroy_by_run_id() {
+fn a_legacy_profile_creates_the_cluster_it_describes_kept_then_destroyed_by_run_id() {
     let sb = Sandbox::start();
     let repo = sb.repo();
+    let legacy = std::fs::read_to_string(common::corpus().join(CORPUS_PROFILE)).unwrap();
+    assert!(legacy.contains("num_of_private_agents") && legacy.contains("ssh_key_name = \"dcos-images\""), "{legacy}");
+    std::fs::write(repo.join(BUILD_DIR).join("cluster_profile.tfvars"), format!("{legacy}\nvpc_cidr = \"127.0.0.0/16\"\n")).unwrap();
+    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "the public tree's profile"]);
+    // The profile's key pair, as it exists in the public tree's AWS account.
+    let key = std::fs::read(sb.dir.path().join("user_key.pub")).unwrap();
+    sb.ec2("us-west-2", |c| async move {
+        c.import_key_pair().key_name("dcos-images").public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
+    });
     let out = sb.qualify(&repo, &["--keep-cluster", "--no-publish", BUILD_DIR]).status(0);
+    assert!(out.stderr.contains("integration tests: 3 passed"), "{}", out.stderr);
+    // Counts and instance types as the profile says (the module's own
+    // bootstrap default is m5.large: this one came from aws_bootstrap_instance_type).
+    let xl = "m5.xlarge".to_owned();
+    let roles = ["bootstrap", "master", "private-agent", "private-agent", "public-agent"];
+    assert_eq!(sb.live_nodes("us-west-2"), roles.iter().map(|r| (r.to_string(), xl.clone())).collect::<Vec<_>>());
     let j = journal(&sb);
     let run_id = j["run_id"].as_str().unwrap().to_owned();
     assert!(out.stderr.contains(&format!("dcos-images destroy {run_id}")), "{}", out.stderr);
-    assert!(out.stderr.contains("ssh dcos-sandbox@127.0.0.1"), "{}", out.stderr);
+    assert!(out.stderr.contains("ssh dcos-sandbox@127.0.1."), "the master's private address (ssh.connect_to): {}", out.stderr);
     assert_eq!(j["cluster"]["state"], "kept");
-    assert_eq!(sb.live_instances("us-west-2").len(), 4, "the kept cluster runs");
+    assert_eq!(sb.live_instances("us-west-2").len(), 5, "the kept cluster runs");
+    // The built-in module's whole cluster carries the run's tag.
+    let kinds: Vec<String> = sb.tagged_with_run("us-west-2", &run_id).iter().map(|r| r.split(' ').next().unwrap().to_owned()).collect();
+    for (kind, n) in [
+        ("instance", 5),
+        ("vpc", 1),
+        ("subnet", 1),
+        ("security-group", 2),
+        ("key-pair", 0),
+        ("volume", 5),
+        ("internet-gateway", 1),
+        ("route-table", 1),
+    ] {
+        assert_eq!(kinds.iter().filter(|k| *k == kind).count(), n, "{kind}: {kinds:?}");
+    }
     let listed = Test::new().args(["runs", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).stdout;
     assert!(listed.contains("kept (may be alive)"), "{listed}");
 
     let out = Test::new().envs(&sb.env()).args(["destroy", &run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
-    assert!(out.stdout.contains("4 instance(s) terminated"), "{}", out.stdout);
+    assert!(out.stdout.contains("5 instance(s) terminated"), "{}", out.stdout);
     assert!(sb.live_instances("us-west-2").is_empty());
+    assert_eq!(sb.tagged_with_run("us-west-2", &run_id), Vec::<String>::new(), "EC2 shows nothing of the run");
     assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
     // Destroying again is harmless.
     Test::new().envs(&sb.env()).args(["destroy", &run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
@@ -255,7 +302,7 @@ fn check_reports(j: &serde_json::Value, step_summary: &str) {
     assert_eq!(report["state"], "qualified");
     assert_eq!(report["integration_tests"]["passed"], 3);
     let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
-    assert_eq!(junit.matches("<testcase classname=\"centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\"").count(), 12, "{junit}");
+    assert_eq!(junit.matches("<testcase classname=\"centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\"").count(), 13, "{junit}");
     assert!(junit.contains("name=\"test_two_private_agents\""), "the tests' own cases: {junit}");
     assert!(junit.contains("<skipped message=\"run_framework_tests is false\"/>"), "{junit}");
 
@@ -344,4 +391,48 @@ fn a_second_signal_during_teardown_stops_at_once_and_destroy_finishes_the_job() 
     Test::new().envs(&sb.env()).args(["destroy", run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
     assert!(sb.live_instances("us-west-2").is_empty());
     assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
+}
+
+#[test]
+fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module() {
+    let sb = Sandbox::start();
+    // A tree as a clone of the public one gives it: no dcos-images.yaml, a
+    // legacy profile. The corpus holds no shell scripts: harmless ones stand in.
+    let tree = sb.dir.path().join("public-tree");
+    let dir = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing";
+    std::fs::create_dir_all(tree.join("centos/7.8/aws")).unwrap();
+    std::fs::copy(common::corpus().join("centos/7.8/aws/base_images.json"), tree.join("centos/7.8/aws/base_images.json")).unwrap();
+    common::copy_tree(&common::corpus().join(dir), &tree.join(dir));
+    for script in ["dcos_vol_setup.sh", "configure_dcos_system.sh", "install_dcos_prerequisites.sh", "install_dss_modules.sh"] {
+        std::fs::write(tree.join(dir).join(script), "#!/bin/sh\ntrue\n").unwrap();
+    }
+    assert!(!tree.join("dcos-images.yaml").exists());
+    let out = Test::new()
+        .envs(&sb.env())
+        .args(["--root", tree.to_str().unwrap(), "qualify", "--dry-run", "--run-dir", sb.run_dir().to_str().unwrap()])
+        .args([tree.join(dir).to_str().unwrap()])
+        .status(0);
+    assert!(out.stdout.contains("preview the cluster with terraform plan\n"), "{}", out.stdout);
+    assert!(out.stderr.contains("terraform plan: Plan: 12 to add, 0 to change, 0 to destroy."), "{}", out.stderr);
+    let j = journal(&sb);
+    let state = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
+    for stage in ["packer_validate", "terraform_init", "terraform_validate", "terraform_plan"] {
+        assert_eq!(state(stage), "ok", "{stage}");
+    }
+    assert_eq!(state("cluster_apply"), "skipped");
+    // terraform-dcos's names reached the built-in module as its inputs.
+    let module: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("cluster/main.tf.json")).unwrap())
+            .unwrap();
+    let dcos = &module["module"]["dcos"];
+    assert_eq!(dcos["source"], "./dcos-images-aws");
+    assert_eq!(dcos["num_private_agents"], 2);
+    assert_eq!(dcos["bootstrap_instance_type"], "m5.xlarge");
+    assert_eq!(dcos["admin_ips"], serde_json::json!(["0.0.0.0/0"]));
+    assert_eq!(dcos["ssh_key_name"], "dcos-images");
+    assert_eq!(dcos["ssh_user"], "centos", "packer.json's ssh_username");
+    assert_eq!(dcos["aws_ami"], "ami-0a248ce88bcc7bd23", "the plan previews the base image");
+    assert_eq!(dcos["tags"]["owner"], "dcos-images");
+    assert_eq!(dcos["tags"]["expiration"], "3h");
+    assert!(sb.live_instances("us-west-2").is_empty(), "a dry run creates nothing");
 }

@@ -10,16 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 fn corpus() -> PathBuf {
-    let path = match std::env::var_os("DCOS_IMAGES_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => common::manifest_dir().join("../shared/corpus/dcos-images"),
-    };
-    assert!(
-        path.join("centos").is_dir(),
-        "the corpus is not at {} (set DCOS_IMAGES_CORPUS to the shared corpus's dcos-images directory)",
-        path.display()
-    );
-    path
+    common::corpus()
 }
 
 /// Files counted by walking the corpus here, independently of the binary.
@@ -68,7 +59,7 @@ fn every_file_parses_and_the_real_inconsistencies_are_reported() {
     let of = |code: &str| -> BTreeSet<String> {
         diags.iter().filter(|d| d["code"] == code).map(|d| d["build_dir"].as_str().unwrap().to_owned()).collect()
     };
-    for code in ["parse-error", "invalid-value", "unknown-key", "duplicate-key", "layout", "malformed-image-id"] {
+    for code in ["parse-error", "invalid-value", "unknown-key", "unknown-variable", "duplicate-key", "layout", "malformed-image-id"] {
         assert_eq!(of(code), BTreeSet::new(), "{code}");
     }
     let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<String>>();
@@ -93,6 +84,8 @@ fn every_file_parses_and_the_real_inconsistencies_are_reported() {
     assert_eq!(legacy.len(), 51);
     assert_eq!(of("legacy-file"), legacy);
     assert_eq!(of("description-mismatch").len(), 15);
+    // Every profile of the public tree uses terraform-dcos's names.
+    assert_eq!(of("legacy-variable").len(), 216);
     assert_eq!(json["errors"], 6);
 
     // Without --ignore, every directory lacks its install script (the corpus
@@ -144,3 +137,51 @@ fn find_answers_with_the_recorded_images_or_the_nearest() {
     // 1.14.0-2.0 is DC/OS 2.0.0.
     Test::new().root(&corpus()).args(["find", "--os", "centos", "--os-version", "7.6", "--dcos", "2.0.0"]).status(0);
 }
+
+#[test]
+fn migrate_rewrites_every_public_profile_once_and_the_result_validates() {
+    let tree = tempfile::tempdir().unwrap();
+    common::copy_tree(&corpus(), tree.path());
+    // (code, file): lines move when lines are removed.
+    let validate = |root: &std::path::Path| -> Vec<(String, String)> {
+        let json = Test::new().root(root).args(["validate", "--format", "json", "--ignore", "missing-file"]).run().json();
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["code"].as_str().unwrap().to_owned(), d["file"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let before = validate(tree.path());
+
+    let out = Test::new().root(tree.path()).args(["migrate", "--check"]).status(1);
+    assert!(out.stderr.contains("216 profile(s) use terraform-dcos's names"), "{}", out.stderr);
+    let profiles = count_files("cluster_profile.tfvars").len() + count_files("desired_cluster_profile.tfvars").len();
+    assert_eq!(profiles, 216);
+    let untouched = std::fs::read_to_string(tree.path().join(CORPUS_PROFILE)).unwrap();
+    assert_eq!(untouched, std::fs::read_to_string(corpus().join(CORPUS_PROFILE)).unwrap(), "--check writes nothing");
+
+    let out = Test::new().root(tree.path()).args(["migrate"]).status(0);
+    assert!(out.stderr.contains("migrated 216 profile(s)"), "{}", out.stderr);
+    assert!(out.stdout.contains(&format!("{CORPUS_PROFILE}:12: `num_of_masters` -> `num_masters`")), "{}", out.stdout);
+    // Idempotent: nothing left to change.
+    let out = Test::new().root(tree.path()).args(["migrate", "--check"]).status(0);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    Test::new().root(tree.path()).args(["migrate"]).status(0);
+
+    // The same diagnostics as before but the legacy names, and each profile
+    // says the same: its comments kept.
+    let after = validate(tree.path());
+    let without_legacy: Vec<_> = before.iter().filter(|(code, _)| code != "legacy-variable").cloned().collect();
+    let differ: Vec<_> =
+        after.iter().filter(|d| !without_legacy.contains(d)).chain(without_legacy.iter().filter(|d| !after.contains(d))).collect();
+    assert_eq!(differ, Vec::<&(String, String)>::new());
+    assert_eq!(after.len(), without_legacy.len());
+    let migrated = std::fs::read_to_string(tree.path().join(CORPUS_PROFILE)).unwrap();
+    assert!(migrated.contains("# Inbound Master Access\nadmin_ips = [\"0.0.0.0/0\"]\n"), "{migrated}");
+    assert!(migrated.contains("num_masters        = 1\n"), "{migrated}");
+    assert!(migrated.contains("tags = {\n  owner      = \"dcos-images\"\n  expiration = \"3h\"\n}\n"), "{migrated}");
+    assert!(!migrated.contains("enable_os_setup_script"), "{migrated}");
+}
+
+const CORPUS_PROFILE: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing/cluster_profile.tfvars";

@@ -81,6 +81,7 @@ fn publish_after_packer_build_builds_checks_tags_commits_and_pushes() {
             ("packer_validate", "ok"),
             ("terraform_init", "ok"),
             ("terraform_validate", "ok"),
+            ("terraform_plan", "skipped"),
             ("packer_build", "ok"),
             ("check_images", "ok"),
             ("publish", "ok"),
@@ -94,7 +95,7 @@ fn publish_after_packer_build_builds_checks_tags_commits_and_pushes() {
     assert_eq!(runs[0]["integration_tests"]["passed"], 3);
     assert_eq!(runs[0]["integration_tests"]["failed"], 0);
     assert_eq!(runs[0]["cluster"]["state"], "destroyed");
-    assert_eq!(runs[0]["cluster"]["instance_ids"].as_array().unwrap().len(), 4);
+    assert_eq!(runs[0]["cluster"]["instance_ids"].as_array().unwrap().len(), 5, "the bootstrap node, the master and three agents");
     let v = Test::new().root(&repo).args(["validate", "--format", "json", repo.join(BUILD_DIR).to_str().unwrap()]).status(0).json();
     let codes: Vec<&str> =
         v["diagnostics"].as_array().unwrap().iter().filter(|d| d["build_dir"] == BUILD_DIR).map(|d| d["code"].as_str().unwrap()).collect();
@@ -136,7 +137,8 @@ fn dry_run_prints_the_plan_and_builds_nothing() {
         "base image:     us-west-2 ami-03cf127a (from centos/7.8/aws/base_images.json)".to_owned(),
         "2. check the rendered template with packer".to_owned(),
         "packer validate packer.json".to_owned(),
-        "5. build the image with packer [skipped: dry run]".to_owned(),
+        "5. preview the cluster with terraform plan\n".to_owned(),
+        "6. build the image with packer [skipped: dry run]".to_owned(),
         "dry run: the template and the cluster module are valid".to_owned(),
         "terraform init -input=false -no-color".to_owned(),
     ] {

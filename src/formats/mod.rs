@@ -8,6 +8,7 @@ pub mod image_id;
 pub mod json_keys;
 pub mod junit;
 pub mod packer;
+pub mod profile;
 pub mod publish_config;
 pub mod tfvars;
 

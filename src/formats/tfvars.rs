@@ -45,6 +45,10 @@ pub struct TfEntry {
     pub key: String,
     pub value: TfValue,
     pub line: usize,
+    /// Byte offsets of the whole assignment (`key` to the value's end) and of
+    /// the value alone, so that `migrate` can edit a file and keep the rest.
+    pub span: std::ops::Range<usize>,
+    pub value_span: std::ops::Range<usize>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,7 +100,8 @@ type PResult<T> = Result<T, FileProblem>;
 
 impl Parser<'_> {
     fn error(&self, what: impl Into<String>) -> FileProblem {
-        let column = self.text[self.line_start..self.pos.min(self.text.len())].chars().count() + 1;
+        // `get`: an error must never panic, whatever offsets a failed parse left.
+        let column = self.text.get(self.line_start..self.pos.min(self.text.len())).map_or(0, |s| s.chars().count()) + 1;
         FileProblem::new(
             Code::ParseError,
             Some(self.line),
@@ -132,7 +137,7 @@ impl Parser<'_> {
                 Some(b'#') => self.skip_line_comment(),
                 Some(b'/') if self.src.get(self.pos + 1) == Some(&b'/') => self.skip_line_comment(),
                 Some(b'/') if self.src.get(self.pos + 1) == Some(&b'*') => {
-                    let (line, col_pos) = (self.line, self.pos);
+                    let (line, col_pos, line_start) = (self.line, self.pos, self.line_start);
                     self.bump();
                     self.bump();
                     loop {
@@ -143,8 +148,7 @@ impl Parser<'_> {
                             }
                             Some(_) => {}
                             None => {
-                                self.line = line;
-                                self.pos = col_pos;
+                                (self.line, self.pos, self.line_start) = (line, col_pos, line_start);
                                 return Err(self.error("a `/*` comment is never closed"));
                             }
                         }
@@ -172,7 +176,7 @@ impl Parser<'_> {
             if !(c.is_ascii_alphabetic() || c == b'_') {
                 return Err(self.error(format!("expected a variable name, found `{}`", self.char_here())));
             }
-            let line = self.line;
+            let (line, key_start) = (self.line, self.pos);
             let key = self.ident();
             self.skip(false)?;
             if self.peek() != Some(b'=') {
@@ -180,13 +184,15 @@ impl Parser<'_> {
             }
             self.bump();
             self.skip(false)?;
+            let value_start = self.pos;
             let value = self.value()?;
+            let value_end = self.pos;
             self.skip(false)?;
             match self.peek() {
                 None | Some(b'\n') => {}
                 Some(_) => return Err(self.error(format!("unexpected `{}` after the value of `{key}`", self.char_here()))),
             }
-            entries.push(TfEntry { key, value, line });
+            entries.push(TfEntry { key, value, line, span: key_start..value_end, value_span: value_start..value_end });
         }
     }
 
@@ -275,8 +281,13 @@ impl Parser<'_> {
                         Some(b'"') => out.push('"'),
                         Some(b'\\') => out.push('\\'),
                         Some(other) => {
+                            // Kept as written; a non-ASCII character after the
+                            // backslash is taken whole, never split.
+                            self.pos -= 1;
+                            let ch = self.text[self.pos..].chars().next().unwrap_or(other as char);
+                            self.pos += ch.len_utf8();
                             out.push('\\');
-                            out.push(other as char);
+                            out.push(ch);
                         }
                         None => return Err(self.error("a string ends in a backslash")),
                     }

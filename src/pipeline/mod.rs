@@ -108,7 +108,7 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     refuse_invalid(tree, &dirs)?;
     let tools = Tools { packer: tools::locate(Tool::Packer, None)?, terraform: tools::locate(Tool::Terraform, None)? };
     tools::locate(Tool::Ssh, None)?;
-    let plans: Vec<Plan> = dirs.iter().map(|d| make_plan(tree, d, &tools, opts)).collect::<Result<_, _>>()?;
+    let plans: Vec<Plan> = dirs.iter().map(|d| make_plan(tree, config, d, &tools, opts)).collect::<Result<_, _>>()?;
     let ssh_config = config.ssh.config_file.as_ref().map(|f| root.join(f));
     if let Some(f) = &ssh_config {
         if !f.is_file() {
@@ -312,16 +312,34 @@ fn publish_target(root: &Path, config: &RootConfig, opts: &QualifyOptions) -> Re
     Ok(PublishTarget { git, remote: config.publish.remote.clone(), branch, identity })
 }
 
-fn make_plan(tree: &Tree, d: &LoadedBuildDir, tools: &Tools, opts: &QualifyOptions) -> Result<Plan, Error> {
+fn make_plan(tree: &Tree, root_config: &RootConfig, d: &LoadedBuildDir, tools: &Tools, opts: &QualifyOptions) -> Result<Plan, Error> {
     let config = d.config().expect("a valid build directory has a readable config");
     let base_file = tree.base_images_for(&d.dir).expect("a valid build directory has base images");
     let base_map = base_file.value().expect("valid base images parse");
     let template = d.packer.value().expect("a valid packer.json parses");
     let profile = d.profile.as_ref().and_then(|p| p.value()).expect("a valid build directory has a profile");
+    let spec = crate::formats::profile::read(profile).spec;
+    let profile_file = d.profile.as_ref().map(|p| p.rel.clone()).unwrap_or_default();
+    if root_config.cluster.module.is_none() {
+        // What the built-in module needs and has no default for: refused
+        // before anything is spent, not after the image is built.
+        if spec.admin_ips.is_empty() {
+            return Err(Error::usage(
+                format!("{profile_file}: the profile says nothing about who may reach the cluster"),
+                "set admin_ips = [\"<your address>/32\"] (terraform-dcos: admin_cidr): dcos-images connects to the nodes over ssh",
+            ));
+        }
+        if spec.ssh_keys.is_empty() {
+            return Err(Error::usage(
+                format!("{profile_file}: the profile gives the nodes no ssh key"),
+                "set ssh_key_name (an EC2 key pair whose private key your ssh-agent holds) or ssh_public_key_file",
+            ));
+        }
+    }
     let base_images =
         template.builders.iter().filter_map(|b| b.region.clone()).filter_map(|r| base_map.get(&r).map(|i| (r, i.to_owned()))).collect();
     let build_region = template.builders.first().and_then(|b| b.region.as_deref());
-    let cluster_region = cluster::cluster_region(profile, build_region)
+    let cluster_region = cluster::cluster_region(&spec, build_region)
         .ok_or_else(|| Error::usage(format!("{}: no region for the cluster", d.dir.rel), "set aws_region in the cluster profile"))?;
     let ssh_user = template.builders.first().and_then(|b| b.ssh_username.clone()).ok_or_else(|| {
         Error::usage(format!("{}: packer.json has no ssh_username", d.dir.rel), "the tests log in as packer's ssh_username: set it")
@@ -365,6 +383,12 @@ fn make_plan(tree: &Tree, d: &LoadedBuildDir, tools: &Tools, opts: &QualifyOptio
         ),
         stage(StageKind::TerraformInit, "initialise the cluster module with terraform", Some(tf.init()), None),
         stage(StageKind::TerraformValidate, "check the cluster module with terraform", Some(tf.validate()), None),
+        stage(
+            StageKind::TerraformPlan,
+            "preview the cluster with terraform plan",
+            Some(tf.plan()),
+            (!opts.dry_run).then(|| "terraform apply plans the cluster itself".to_owned()),
+        ),
         stage(
             StageKind::PackerBuild,
             "build the image with packer",
@@ -410,6 +434,9 @@ fn make_plan(tree: &Tree, d: &LoadedBuildDir, tools: &Tools, opts: &QualifyOptio
         Some(tf.destroy()),
         teardown_skip,
     ));
+    let preview_image =
+        if never { d.images().and_then(|i| i.0.get(&cluster_region).cloned()) } else { base_map.get(&cluster_region).map(str::to_owned) }
+            .unwrap_or_else(|| PLACEHOLDER_IMAGE.to_owned());
     let pytest_args = test_command::pytest_args(&opts.selection, &config);
     Ok(Plan {
         run_id,
@@ -419,6 +446,8 @@ fn make_plan(tree: &Tree, d: &LoadedBuildDir, tools: &Tools, opts: &QualifyOptio
         base_images_file: base_file.rel.clone(),
         run_dir,
         cluster_region,
+        spec,
+        preview_image,
         ssh_user,
         pytest_args,
         stages,
@@ -591,7 +620,8 @@ impl Run<'_> {
         let tf_dir = self.plan.run_dir.join("cluster");
 
         let t = self.begin(StageKind::Render);
-        let rendered = self.render(&manifest, PLACEHOLDER_IMAGE);
+        let preview = self.plan.preview_image.clone();
+        let rendered = self.render(&manifest, &preview);
         match rendered {
             Ok(()) => self.end(t, StageState::Ok, None),
             Err(e) => {
@@ -608,6 +638,13 @@ impl Run<'_> {
         self.captured(StageKind::TerraformInit).await?;
         self.captured(StageKind::TerraformValidate).await?;
         if self.opts.dry_run {
+            let plan = self.captured(StageKind::TerraformPlan).await?;
+            let log = self.plan.run_dir.join("terraform-plan.log");
+            if let Err(e) = std::fs::write(&log, &plan) {
+                self.say(&format!("warning: cannot keep the plan in {}: {e}", log.display()));
+            }
+            let summary = plan.lines().find(|l| l.starts_with("Plan:")).unwrap_or("no changes");
+            self.say(&format!("terraform plan: {summary} (the whole plan: {})", log.display()));
             for k in [
                 StageKind::PackerBuild,
                 StageKind::CheckImages,
@@ -620,10 +657,13 @@ impl Run<'_> {
             ] {
                 self.skip(k);
             }
-            println!("dry run: the template and the cluster module are valid; nothing was built, created or published");
+            println!(
+                "dry run: the template and the cluster module are valid and the cluster plans; nothing was built, created or published"
+            );
             return Ok(exit::SUCCESS);
         }
 
+        self.skip(StageKind::TerraformPlan);
         let (images, history_text) = if never {
             self.skip(StageKind::PackerBuild);
             self.skip(StageKind::CheckImages);
@@ -767,13 +807,14 @@ impl Run<'_> {
 
     fn render_cluster(&self, image: &str) -> Result<(), String> {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|s| !s.is_empty());
-        let profile = self.d.profile.as_ref().and_then(|p| p.value()).expect("validated");
+        cluster::write_builtin_module(&self.config.cluster, &self.plan.run_dir.join("cluster"))?;
         let module = cluster::RootModule {
             config: &self.config.cluster,
             root: self.root,
-            profile,
+            spec: &self.plan.spec,
             region: &self.plan.cluster_region,
             image,
+            ssh_user: &self.plan.ssh_user,
             run_id: &self.plan.run_id,
             build_dir: &self.plan.build_dir,
             ec2_endpoint: endpoint.as_deref(),
@@ -912,7 +953,12 @@ impl Run<'_> {
             Ok(s) => s,
             Err(e) => return fail(self, e.to_string()),
         };
-        let master = outputs.masters_public_ips[0].clone();
+        let Some(master) = outputs.first_master(self.config.ssh.connect_to).map(str::to_owned) else {
+            return fail(
+                self,
+                format!("the cluster has no master address to connect to (ssh.connect_to: {:?})", self.config.ssh.connect_to),
+            );
+        };
         let user = self.plan.ssh_user.clone();
         let call = ssh.run(&format!("run the {suite} tests on {master}"), &user, &master, &command);
         let log = format!("{suite}-tests.log");
@@ -978,7 +1024,12 @@ impl Run<'_> {
         if self.opts.keep_cluster {
             self.skip(StageKind::Teardown);
             self.journal.set_cluster_state(ClusterState::Kept);
-            let master = self.journal.cluster.as_ref().and_then(|c| c.outputs.as_ref()).and_then(|o| o.masters_public_ips.first().cloned());
+            let master = self
+                .journal
+                .cluster
+                .as_ref()
+                .and_then(|c| c.outputs.as_ref())
+                .and_then(|o| o.first_master(self.config.ssh.connect_to).map(str::to_owned));
             let reach = match master {
                 Some(m) => format!("ssh {}@{m}", self.plan.ssh_user),
                 None => "(no master address: apply did not finish)".into(),

@@ -1,6 +1,7 @@
 //! A qualification run as data: computed whole before anything runs, printed
 //! by `--dry-run`, executed stage by stage.
 
+use crate::formats::profile::ClusterSpec;
 use crate::formats::publish_config::PublishTestConfig;
 use crate::tools::ToolCall;
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ pub enum StageKind {
     PackerValidate,
     TerraformInit,
     TerraformValidate,
+    TerraformPlan,
     PackerBuild,
     CheckImages,
     ClusterApply,
@@ -31,6 +33,7 @@ impl StageKind {
             StageKind::PackerValidate => "packer_validate",
             StageKind::TerraformInit => "terraform_init",
             StageKind::TerraformValidate => "terraform_validate",
+            StageKind::TerraformPlan => "terraform_plan",
             StageKind::PackerBuild => "packer_build",
             StageKind::CheckImages => "check_images",
             StageKind::ClusterApply => "cluster_apply",
@@ -63,6 +66,11 @@ pub struct Plan {
     pub base_images_file: String,
     pub run_dir: PathBuf,
     pub cluster_region: String,
+    /// The cluster profile, typed.
+    pub spec: ClusterSpec,
+    /// The image `--dry-run` previews the cluster with: the recorded one
+    /// (`never`), else the base image of the cluster's region.
+    pub preview_image: String,
     pub ssh_user: String,
     pub pytest_args: String,
     /// In order; publish sits after the step `publish_dcos_images_after` names.
@@ -85,7 +93,12 @@ impl Plan {
         for (region, image) in &self.base_images {
             let _ = writeln!(out, "  base image:     {region} {image} (from {})", self.base_images_file);
         }
-        let _ = writeln!(out, "  cluster:        in {}, tests over ssh as {}", self.cluster_region, self.ssh_user);
+        let n = self.spec.node_counts();
+        let _ = writeln!(
+            out,
+            "  cluster:        in {}: 1 bootstrap, {} master(s), {} private and {} public agent(s); tests over ssh as {}",
+            self.cluster_region, n.masters, n.private_agents, n.public_agents, self.ssh_user
+        );
         for (i, s) in self.stages.iter().enumerate() {
             let _ = write!(out, "  {}. {}", i + 1, s.description);
             if let Some(why) = &s.skipped {

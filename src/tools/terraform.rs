@@ -21,6 +21,10 @@ impl Terraform {
     pub fn validate(&self) -> ToolCall {
         self.call("check the cluster module with terraform", &["validate", "-no-color"])
     }
+    pub fn plan(&self) -> ToolCall {
+        // -lock=false: a preview writes no state.
+        self.call("preview the cluster with terraform plan", &["plan", "-input=false", "-lock=false", "-no-color"])
+    }
     pub fn apply(&self) -> ToolCall {
         self.call("create the cluster with terraform", &["apply", "-auto-approve", "-input=false", "-no-color"])
     }

@@ -372,18 +372,20 @@ fn check_profile(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
     let Some(profile) = profile_file.value() else { return };
     let bd = Some(d.dir.rel.as_str());
     let file = profile_file.rel.as_str();
-    for reserved in ["ssh_user", "aws_ami"] {
+    for reserved in crate::formats::profile::RESERVED {
         if let Some(e) = profile.get(reserved) {
             out.push(diag(
                 Code::ReservedTfvar,
                 bd,
                 file,
                 Some(e.line),
-                format!("`{reserved}` is set by the pipeline (the image built and its ssh user) and must not be set in the profile"),
+                format!("`{reserved}` is set by the pipeline (the image built, its ssh user, the run's name) and must not be set in the profile"),
                 &format!("delete the `{reserved}` line"),
             ));
         }
     }
+    let reading = crate::formats::profile::read(profile);
+    out.extend(reading.problems.into_iter().map(|p| p.into_diagnostic(bd, file)));
     let dir_version = version::canonical_dcos(&d.dir.coords.dcos_version);
     let mut compare = |key: &str, found: &str| {
         if version::canonical_dcos(found) != dir_version {

@@ -85,6 +85,21 @@ pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The real dcos-images tree (`../shared/corpus`, or `$DCOS_IMAGES_CORPUS`):
+/// a test that needs it fails, never skips, when it is not there.
+pub fn corpus() -> PathBuf {
+    let path = match std::env::var_os("DCOS_IMAGES_CORPUS") {
+        Some(p) => PathBuf::from(p),
+        None => manifest_dir().join("../shared/corpus/dcos-images"),
+    };
+    assert!(
+        path.join("centos").is_dir(),
+        "the corpus is not at {} (set DCOS_IMAGES_CORPUS to the shared corpus's dcos-images directory)",
+        path.display()
+    );
+    path
+}
+
 pub fn fixtures() -> PathBuf {
     manifest_dir().join("tests/fixtures")
 }

@@ -74,8 +74,8 @@ impl Sandbox {
         std::fs::write(
             d.join("sshd_config"),
             format!(
-                "Port {ssh_port}\nListenAddress 127.0.0.1\nHostKey {host}\nAuthorizedKeysFile {auth}\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowUsers {SSH_USER}\nPidFile {pid}\n",
+                "Port {ssh_port}\nListenAddress 0.0.0.0\nHostKey {host}\nAuthorizedKeysFile {auth}\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowUsers {SSH_USER}@127.0.0.0/8\nPidFile {pid}\n",
                 host = d.join("host_key").display(),
                 auth = d.join("authorized_keys").display(),
                 pid = d.join("sshd.pid").display(),
@@ -96,7 +96,7 @@ impl Sandbox {
         // is the loopback sshd.
         std::fs::write(
             d.join("ssh_config"),
-            format!("Host 127.0.0.1\n  Port {ssh_port}\n  IdentityFile {}\n  IdentitiesOnly yes\n", d.join("user_key").display()),
+            format!("Host 127.*\n  Port {ssh_port}\n  IdentityFile {}\n  IdentitiesOnly yes\n", d.join("user_key").display()),
         )
         .unwrap();
         super::copy_tree(&super::manifest_dir().join("tests/sandbox/suite"), &d.join("suite"));
@@ -180,6 +180,64 @@ impl Sandbox {
                 .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
                 .filter_map(|i| i.instance_id().map(str::to_owned))
                 .collect()
+        })
+    }
+
+    /// Everything in `region` tagged `dcos-images:run-id = run_id` that is not
+    /// gone, as `kind id`: instances (not terminated), VPCs, subnets, security
+    /// groups, key pairs, internet gateways, route tables and volumes.
+    pub fn tagged_with_run(&self, region: &str, run_id: &str) -> Vec<String> {
+        let run_id = run_id.to_owned();
+        self.ec2(region, |c| async move {
+            let f = aws_sdk_ec2::types::Filter::builder().name("tag:dcos-images:run-id").values(run_id).build();
+            let mut out = Vec::new();
+            let mut add = |kind: &str, ids: Vec<Option<String>>| out.extend(ids.into_iter().flatten().map(|id| format!("{kind} {id}")));
+            let r = c.describe_instances().filters(f.clone()).send().await.unwrap();
+            add(
+                "instance",
+                r.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+                    .map(|i| i.instance_id().map(str::to_owned))
+                    .collect(),
+            );
+            let r = c.describe_vpcs().filters(f.clone()).send().await.unwrap();
+            add("vpc", r.vpcs().iter().map(|v| v.vpc_id().map(str::to_owned)).collect());
+            let r = c.describe_subnets().filters(f.clone()).send().await.unwrap();
+            add("subnet", r.subnets().iter().map(|v| v.subnet_id().map(str::to_owned)).collect());
+            let r = c.describe_security_groups().filters(f.clone()).send().await.unwrap();
+            add("security-group", r.security_groups().iter().map(|v| v.group_id().map(str::to_owned)).collect());
+            let r = c.describe_key_pairs().filters(f.clone()).send().await.unwrap();
+            add("key-pair", r.key_pairs().iter().map(|v| v.key_name().map(str::to_owned)).collect());
+            let r = c.describe_internet_gateways().filters(f.clone()).send().await.unwrap();
+            add("internet-gateway", r.internet_gateways().iter().map(|v| v.internet_gateway_id().map(str::to_owned)).collect());
+            let r = c.describe_route_tables().filters(f.clone()).send().await.unwrap();
+            add("route-table", r.route_tables().iter().map(|v| v.route_table_id().map(str::to_owned)).collect());
+            let r = c.describe_volumes().filters(f).send().await.unwrap();
+            add("volume", r.volumes().iter().map(|v| v.volume_id().map(str::to_owned)).collect());
+            out.sort();
+            out
+        })
+    }
+
+    /// Instances in `region` that are not terminated, with their instance
+    /// type and `dcos-images:role` tag.
+    pub fn live_nodes(&self, region: &str) -> Vec<(String, String)> {
+        self.ec2(region, |c| async move {
+            let out = c.describe_instances().send().await.unwrap();
+            let mut nodes: Vec<(String, String)> = out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated"))
+                .map(|i| {
+                    let role = i.tags().iter().find(|t| t.key() == Some("dcos-images:role")).and_then(|t| t.value()).unwrap_or_default();
+                    (role.to_owned(), i.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default())
+                })
+                .collect();
+            nodes.sort();
+            nodes
         })
     }
 

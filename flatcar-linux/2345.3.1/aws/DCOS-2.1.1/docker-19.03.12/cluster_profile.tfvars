@@ -1,5 +1,5 @@
-# Variables of the cluster module (dcos-terraform/dcos/aws). The pipeline sets
-# aws_ami (the image under test) and the ssh user; do not set them here.
+# The cluster this directory is qualified on (README.md, "Cluster profiles").
+# The pipeline sets aws_ami (the image under test), ssh_user and cluster_name.
 aws_region = "us-west-2"
 dcos_version = "2.1.1"
 dcos_variant = "open"
@@ -14,6 +14,8 @@ private_agents_instance_type = "m5.xlarge"
 public_agents_instance_type  = "m5.xlarge"
 
 admin_ips = ["0.0.0.0/0"]
+# An EC2 key pair whose private key the ssh-agent running dcos-images holds.
+ssh_key_name = "dcos-images"
 
 tags = {
   owner      = "dcos-images"
