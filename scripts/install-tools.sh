@@ -37,3 +37,5 @@ fi
 # sshd refuses locked accounts even for key logins: no password, but not locked.
 usermod -p '*' dcos-sandbox
 mkdir -p /run/sshd
+# The sandbox's stand-in DC/OS installs its check tools where DC/OS does.
+install -d -o dcos-sandbox -g dcos-sandbox /opt/mesosphere

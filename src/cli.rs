@@ -111,6 +111,10 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         pr: Option<u64>,
     },
+    /// Clusters for engineers: create and install one from a build
+    /// directory's qualified images, keep it, remove it.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Cluster(ClusterCommand),
     /// Destroy the cluster of a run, from its journal (also when its process died).
     Destroy {
         run_id: String,
@@ -143,6 +147,56 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Create a cluster from the images in dcos_images.yaml (or --image) with
+    /// the directory's profile, install DC/OS, and keep it: no build, no
+    /// tests, nothing published, nothing tracked changed.
+    Up {
+        build_dir: PathBuf,
+        /// The image of a region, over dcos_images.yaml (repeatable): REGION=AMI.
+        #[arg(long, value_name = "REGION=AMI", value_parser = parse_image)]
+        image: Vec<(String, String)>,
+        /// How long the cluster is meant to live, e.g. 8h, 90m, 2d (the
+        /// dcos-images:keep-until tag).
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+        ttl: std::time::Duration,
+        /// Parent directory of the run directories (default: $XDG_STATE_HOME/dcos-images/runs).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+    /// Destroy a cluster made by `cluster up` (any run's, in fact), and check in EC2.
+    Down {
+        run_id: String,
+        /// Parent directory of the run directories (default: $XDG_STATE_HOME/dcos-images/runs).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+}
+
+fn parse_image(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((region, image)) if !region.is_empty() && crate::formats::image_id::is_valid(image) => {
+            Ok((region.to_owned(), image.to_owned()))
+        }
+        _ => Err(format!("`{s}` is not REGION=AMI, e.g. us-west-2=ami-0a248ce88bcc7bd23")),
+    }
+}
+
+/// `90s`, `45m`, `8h`, `2d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration such as 90m, 8h or 2d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("`{s}` is not a duration such as 90m, 8h or 2d (units: s, m, h, d)")),
+    };
+    Ok(std::time::Duration::from_secs(n * seconds))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -318,8 +372,29 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 selection: crate::pipeline::test_command::Selection { keyword: keyword.clone(), tests: tests.clone() },
                 build_url: build_url.clone(),
                 pr: *pr,
+                cluster_up: None,
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
+        }
+        Command::Cluster(ClusterCommand::Up { build_dir, image, ttl, run_dir }) => {
+            let tree = inv.load_tree()?;
+            let opts = crate::pipeline::QualifyOptions {
+                build_dirs: vec![build_dir.clone()],
+                dry_run: false,
+                no_publish: true,
+                run_root: run_root(run_dir.as_deref())?,
+                publish_branch: None,
+                keep_cluster: false,
+                jobs: 1,
+                selection: crate::pipeline::test_command::Selection::default(),
+                build_url: None,
+                pr: None,
+                cluster_up: Some(crate::pipeline::ClusterUp { images: image.iter().cloned().collect(), ttl: *ttl }),
+            };
+            crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
+        }
+        Command::Cluster(ClusterCommand::Down { run_id, run_dir }) => {
+            crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id)
         }
         Command::Runs { run_dir, json } => {
             let runs = crate::journal::all(&run_root(run_dir.as_deref())?);

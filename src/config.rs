@@ -4,6 +4,7 @@
 use crate::diagnostic::did_you_mean;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const FILE_NAME: &str = "dcos-images.yaml";
@@ -22,6 +23,145 @@ pub struct RootConfig {
     pub ssh: SshConfig,
     #[serde(default)]
     pub tests: TestsConfig,
+    #[serde(default)]
+    pub dcos: DcosConfig,
+    #[serde(default)]
+    pub install: InstallConfig,
+}
+
+/// What DC/OS is installed with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DcosConfig {
+    /// Extra keys of genconf/config.yaml (DC/OS's configuration reference), e.g.
+    /// `security: permissive`. `cluster_name` and `resolvers` replace
+    /// dcos-images' values; the keys that describe the cluster itself
+    /// (`bootstrap_url`, `master_list`, `master_discovery`,
+    /// `exhibitor_storage_backend`) are dcos-images' and cannot be set.
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+}
+
+/// The genconf/config.yaml keys that describe the cluster dcos-images created.
+pub const DCOS_CONFIG_OWN_KEYS: &[&str] = &["bootstrap_url", "master_list", "master_discovery", "exhibitor_storage_backend"];
+
+/// How DC/OS is installed on the cluster (DC/OS's advanced installation, over
+/// ssh). Each command is a handlebars template (strict) run by the login
+/// shell of the node it names; every variable is already shell-quoted.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallConfig {
+    /// false: the cluster module installs DC/OS itself (the stage is skipped).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where the bootstrap node works, relative to its login's home (or
+    /// absolute); each run gets a directory of its own below it.
+    #[serde(default = "default_bootstrap_dir")]
+    pub bootstrap_dir: String,
+    /// The port the bootstrap node serves genconf/serve on.
+    #[serde(default = "default_bootstrap_port")]
+    pub bootstrap_port: u16,
+    /// On the bootstrap node, in `{{dir}}` (genconf/config.yaml and
+    /// genconf/ip-detect written): fetch `{{installer_url}}`, check
+    /// `{{installer_sha256}}` when set, run it, serve genconf/serve at
+    /// `{{bootstrap_url}}` (`{{bootstrap_ip}}`, `{{port}}`).
+    #[serde(default = "default_bootstrap_command")]
+    pub bootstrap_command: String,
+    /// On each master, then each agent: install it as `{{role}}` (`master`,
+    /// `slave`, `slave_public`) from `{{bootstrap_url}}`; `{{node_ip}}`.
+    #[serde(default = "default_node_command")]
+    pub node_command: String,
+    /// On each master, until it exits 0: its post-start checks; `{{node_ip}}`.
+    #[serde(default = "default_check_command")]
+    pub check_command: String,
+    /// On the first master: prints the number of registered agents; `{{node_ip}}`.
+    #[serde(default = "default_agents_command")]
+    pub agents_command: String,
+    /// How long the cluster may take to come up after the installation.
+    #[serde(default = "default_install_timeout")]
+    pub timeout_seconds: u64,
+    /// How often the checks are run while waiting.
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_bootstrap_dir() -> String {
+    "dcos-images".into()
+}
+fn default_bootstrap_port() -> u16 {
+    8080
+}
+fn default_install_timeout() -> u64 {
+    45 * 60
+}
+fn default_poll_seconds() -> u64 {
+    15
+}
+
+/// DC/OS's advanced installation, step 3 and 4: run the installer, then serve
+/// genconf/serve over HTTP (nginx in docker as DC/OS documents it when the
+/// image runs docker, else Python's HTTP server), and wait until it answers.
+/// The server's whole subshell is detached from the session's output: a
+/// process holding it would keep the ssh session, and the stage, open.
+pub const DEFAULT_BOOTSTRAP_COMMAND: &str = r#"set -e
+cd {{dir}}
+curl -fsSL --retry 3 -o dcos_generate_config.sh {{installer_url}}
+if [ -n {{installer_sha256}} ]; then echo {{installer_sha256}}'  dcos_generate_config.sh' | sha256sum -c -; fi
+sudo bash dcos_generate_config.sh
+test -f genconf/serve/dcos_install.sh
+if command -v docker >/dev/null 2>&1 && sudo docker info >/dev/null 2>&1; then
+  sudo docker rm -f dcos-images-bootstrap >/dev/null 2>&1 || true
+  sudo docker run -d --name dcos-images-bootstrap -p {{bootstrap_ip}}:{{port}}:80 -v "$PWD/genconf/serve:/usr/share/nginx/html:ro" nginx
+elif command -v python3 >/dev/null 2>&1; then
+  (cd genconf/serve && exec nohup python3 -m http.server {{port}} --bind {{bootstrap_ip}}) >serve.log 2>&1 </dev/null &
+else
+  (cd genconf/serve && exec nohup python -m SimpleHTTPServer {{port}}) >serve.log 2>&1 </dev/null &
+fi
+for i in $(seq 60); do curl -fsS -o /dev/null {{bootstrap_url}}/dcos_install.sh && exit 0; sleep 1; done
+echo "nothing serves {{bootstrap_url}}/dcos_install.sh" >&2; exit 1"#;
+
+/// DC/OS's advanced installation, step 5 and 6, on one node.
+pub const DEFAULT_NODE_COMMAND: &str = r#"set -e
+cd "$(mktemp -d)"
+curl -fsSL --retry 3 -o dcos_install.sh {{bootstrap_url}}/dcos_install.sh
+sudo bash dcos_install.sh {{role}}"#;
+
+/// DC/OS's post-start node checks (dcos-check-runner, DC/OS >= 1.12).
+pub const DEFAULT_CHECK_COMMAND: &str = "sudo /opt/mesosphere/bin/dcos-shell dcos-check-runner check node-poststart";
+
+/// Mesos' own count of registered agents.
+pub const DEFAULT_AGENTS_COMMAND: &str = r#"curl -fsS http://{{node_ip}}:5050/slaves | /opt/mesosphere/bin/dcos-shell python -c 'import json, sys; print(len(json.load(sys.stdin)["slaves"]))'"#;
+
+fn default_bootstrap_command() -> String {
+    DEFAULT_BOOTSTRAP_COMMAND.into()
+}
+fn default_node_command() -> String {
+    DEFAULT_NODE_COMMAND.into()
+}
+fn default_check_command() -> String {
+    DEFAULT_CHECK_COMMAND.into()
+}
+fn default_agents_command() -> String {
+    DEFAULT_AGENTS_COMMAND.into()
+}
+
+impl Default for InstallConfig {
+    fn default() -> Self {
+        InstallConfig {
+            enabled: true,
+            bootstrap_dir: default_bootstrap_dir(),
+            bootstrap_port: default_bootstrap_port(),
+            bootstrap_command: default_bootstrap_command(),
+            node_command: default_node_command(),
+            check_command: default_check_command(),
+            agents_command: default_agents_command(),
+            timeout_seconds: default_install_timeout(),
+            poll_seconds: default_poll_seconds(),
+        }
+    }
 }
 
 /// The terraform module that creates a cluster from the new image.
@@ -48,18 +188,38 @@ pub struct ClusterConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterOutputNames {
+    #[serde(default = "out_bootstrap_public")]
+    pub bootstrap_public_ip: String,
+    #[serde(default = "out_bootstrap_private")]
+    pub bootstrap_private_ip: String,
     #[serde(default = "out_masters_public")]
     pub masters_public_ips: String,
     #[serde(default = "out_masters_private")]
     pub masters_private_ips: String,
+    #[serde(default = "out_private_agents_public")]
+    pub private_agents_public_ips: String,
     #[serde(default = "out_private_agents")]
     pub private_agents_private_ips: String,
+    #[serde(default = "out_public_agents_public")]
+    pub public_agents_public_ips: String,
     #[serde(default = "out_public_agents")]
     pub public_agents_private_ips: String,
 }
 
 fn default_image_variable() -> String {
     "aws_ami".into()
+}
+fn out_bootstrap_public() -> String {
+    "bootstrap_public_ip".into()
+}
+fn out_bootstrap_private() -> String {
+    "bootstrap_private_ip".into()
+}
+fn out_private_agents_public() -> String {
+    "private_agents_public_ips".into()
+}
+fn out_public_agents_public() -> String {
+    "public_agents_public_ips".into()
 }
 fn out_masters_public() -> String {
     "masters_public_ips".into()
@@ -88,6 +248,10 @@ impl Default for ClusterConfig {
 impl Default for ClusterOutputNames {
     fn default() -> Self {
         ClusterOutputNames {
+            bootstrap_public_ip: out_bootstrap_public(),
+            bootstrap_private_ip: out_bootstrap_private(),
+            private_agents_public_ips: out_private_agents_public(),
+            public_agents_public_ips: out_public_agents_public(),
             masters_public_ips: out_masters_public(),
             masters_private_ips: out_masters_private(),
             private_agents_private_ips: out_private_agents(),

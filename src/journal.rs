@@ -17,6 +17,8 @@ pub enum RunState {
     Qualified,
     /// Built and checked; results kept in the run directory (`--no-publish`).
     Built,
+    /// `cluster up`: created, installed and kept.
+    Up,
     Failed,
     Interrupted,
 }

@@ -40,6 +40,8 @@ fn publish_after_integration_tests_when_they_pass() {
     std::fs::write(&profile, text).unwrap();
     git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "key file"]);
     let step_summary = sb.dir.path().join("step-summary.md");
+    let dry = dry_run(&sb, &repo, &[BUILD_DIR]);
+    std::fs::remove_dir_all(sb.run_dir()).unwrap();
     let out = sb
         .qualify(&repo, &["--build-url", "https://ci.example.invalid/build/7", BUILD_DIR])
         .env("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap())
@@ -47,6 +49,7 @@ fn publish_after_integration_tests_when_they_pass() {
     assert!(out.stderr.contains("integration tests: 3 passed, 0 failed, 0 skipped"), "{}", out.stderr);
     check_reports(&journal(&sb), &std::fs::read_to_string(&step_summary).unwrap());
     let j = journal(&sb);
+    assert_dry_run_matched(&dry, &j);
     let order: Vec<&str> = j["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
     assert!(pos("integration_tests") < pos("publish") && pos("publish") < pos("teardown"), "{order:?}");
@@ -62,6 +65,7 @@ fn publish_after_integration_tests_when_they_pass() {
     let ids: Vec<String> = j["cluster"]["instance_ids"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect();
     assert_eq!(ids.len(), 5, "1 bootstrap node, 1 master, 2 private agents, 1 public agent");
     assert!(sb.live_instances("us-west-2").is_empty());
+    check_installed(&sb, &j);
     let apply = std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("terraform-apply.log")).unwrap();
     assert!(apply.contains("aws_key_pair.cluster[0]: Creation complete"), "{apply}");
     assert_eq!(sb.tagged_with_run("us-west-2", j["run_id"].as_str().unwrap()), Vec::<String>::new(), "EC2 shows nothing of the run");
@@ -116,7 +120,10 @@ fn never_tests_the_recorded_images_without_building() {
     // (set_config commits these changes too.)
     set_config(&repo, "publish_dcos_images_after: never\nrun_framework_tests: false\ntests_to_run:\n  - -k 'not deliberately'\n");
     let before = git(&repo, &["rev-parse", "HEAD"]);
+    let dry = dry_run(&sb, &repo, &[BUILD_DIR]);
+    std::fs::remove_dir_all(sb.run_dir()).unwrap();
     let out = sb.qualify(&repo, &[BUILD_DIR]).status(0);
+    assert_dry_run_matched(&dry, &journal(&sb));
     assert!(!out.stderr.contains("==> build the image with packer"), "{}", out.stderr);
     assert_eq!(sb.own_images("us-west-2"), vec![], "never builds nothing");
     let j = journal(&sb);
@@ -136,8 +143,14 @@ fn never_tests_the_recorded_images_without_building() {
 fn sigint_while_terraform_applies_destroys_the_cluster_and_exits_130() {
     let sb = Sandbox::start();
     let repo = sb.repo();
-    let mut child =
-        sb.qualify(&repo, &[BUILD_DIR]).command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let err_log = sb.dir.path().join("qualify.stderr");
+    let mut child = sb
+        .qualify(&repo, &[BUILD_DIR])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_log).unwrap())
+        .spawn()
+        .unwrap();
     // Wait until terraform apply runs and moto has the cluster's instances.
     let start = Instant::now();
     loop {
@@ -152,7 +165,7 @@ fn sigint_while_terraform_applies_destroys_the_cluster_and_exits_130() {
         }
     }
     let status = common::interrupt_and_wait(&mut child, Duration::from_secs(240));
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "{}", std::fs::read_to_string(&err_log).unwrap());
     let j = journal(&sb);
     assert_eq!(j["state"], "interrupted");
     assert_eq!(j["cluster"]["state"], "destroyed");
@@ -172,7 +185,10 @@ fn a_legacy_profile_creates_the_cluster_it_describes_kept_then_destroyed_by_run_
     let repo = sb.repo();
     let legacy = std::fs::read_to_string(common::corpus().join(CORPUS_PROFILE)).unwrap();
     assert!(legacy.contains("num_of_private_agents") && legacy.contains("ssh_key_name = \"dcos-images\""), "{legacy}");
-    std::fs::write(repo.join(BUILD_DIR).join("cluster_profile.tfvars"), format!("{legacy}\nvpc_cidr = \"127.0.0.0/16\"\n")).unwrap();
+    // The sandbox's network and installer; everything else as the public tree has it.
+    let url = legacy.lines().find(|l| l.starts_with("custom_dcos_download_path")).unwrap().split('"').nth(1).unwrap().to_owned();
+    let profile = format!("{}\nvpc_cidr = \"{}\"\n", legacy.replace(&url, &Sandbox::installer_url()), sb.vpc_cidr(0));
+    std::fs::write(repo.join(BUILD_DIR).join("cluster_profile.tfvars"), profile).unwrap();
     git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "the public tree's profile"]);
     // The profile's key pair, as it exists in the public tree's AWS account.
     let key = std::fs::read(sb.dir.path().join("user_key.pub")).unwrap();
@@ -189,7 +205,8 @@ fn a_legacy_profile_creates_the_cluster_it_describes_kept_then_destroyed_by_run_
     let j = journal(&sb);
     let run_id = j["run_id"].as_str().unwrap().to_owned();
     assert!(out.stderr.contains(&format!("dcos-images destroy {run_id}")), "{}", out.stderr);
-    assert!(out.stderr.contains("ssh dcos-sandbox@127.0.1."), "the master's private address (ssh.connect_to): {}", out.stderr);
+    let subnet = sb.vpc_cidr(0).replace("0.0/16", "1.");
+    assert!(out.stderr.contains(&format!("ssh dcos-sandbox@{subnet}")), "the master's private address (ssh.connect_to): {}", out.stderr);
     assert_eq!(j["cluster"]["state"], "kept");
     assert_eq!(sb.live_instances("us-west-2").len(), 5, "the kept cluster runs");
     // The built-in module's whole cluster carries the run's tag.
@@ -234,8 +251,9 @@ fn two_build_directories_run_concurrently_each_with_its_own_run() {
     }
     let p = repo.join(second).join("packer.json");
     std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace("DCOS-2.1.1", "DCOS-2.2.0")).unwrap();
+    // Its own block of loopback addresses: the two clusters' nodes never share one.
     let t = repo.join(second).join("cluster_profile.tfvars");
-    std::fs::write(&t, std::fs::read_to_string(&t).unwrap().replace("2.1.1", "2.2.0")).unwrap();
+    std::fs::write(&t, std::fs::read_to_string(&t).unwrap().replace("2.1.1", "2.2.0").replace(&sb.vpc_cidr(0), &sb.vpc_cidr(1))).unwrap();
     git(&repo, &["add", "-A"]);
     git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "second directory"]);
     let out = sb.qualify(&repo, &["--jobs", "2", BUILD_DIR, second]).status(0);
@@ -268,10 +286,13 @@ fn the_default_step_publishes_after_dcos_installation_and_framework_tests_report
         "  framework_command: >-\n    cd {}/suite && PUBLIC_SLAVE_HOSTS={{{{public_slave_hosts}}}} MASTER_HOSTS={{{{master_hosts}}}} SLAVE_HOSTS={{{{slave_hosts}}}}\n    python3 -m pytest -p no:cacheprovider -q --junitxml={{{{junit_xml}}}} -k 'public_agent or deliberately'\n",
         sb.dir.path().display()
     );
-    std::fs::write(&cfg, format!("{text}{framework}")).unwrap();
+    std::fs::write(&cfg, text.replace("tests:\n", &format!("tests:\n{framework}"))).unwrap();
     // No publish_dcos_images_after: the default, dcos_installation.
     set_config(&repo, "run_framework_tests: true\ntests_to_run:\n  - -k 'not deliberately'\n");
+    let dry = dry_run(&sb, &repo, &[BUILD_DIR]);
+    std::fs::remove_dir_all(sb.run_dir()).unwrap();
     let out = sb.qualify(&repo, &[BUILD_DIR]).status(1);
+    assert_dry_run_matched(&dry, &journal(&sb));
     assert!(out.stderr.contains("integration tests: 3 passed, 0 failed"), "{}", out.stderr);
     assert!(
         out.stderr.contains("framework tests: 1 passed, 1 failed, 0 skipped (failed: test_cluster::test_deliberately_failing)"),
@@ -302,7 +323,7 @@ fn check_reports(j: &serde_json::Value, step_summary: &str) {
     assert_eq!(report["state"], "qualified");
     assert_eq!(report["integration_tests"]["passed"], 3);
     let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
-    assert_eq!(junit.matches("<testcase classname=\"centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\"").count(), 13, "{junit}");
+    assert_eq!(junit.matches("<testcase classname=\"centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\"").count(), 14, "{junit}");
     assert!(junit.contains("name=\"test_two_private_agents\""), "the tests' own cases: {junit}");
     assert!(junit.contains("<skipped message=\"run_framework_tests is false\"/>"), "{junit}");
 
@@ -435,4 +456,211 @@ fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module
     assert_eq!(dcos["tags"]["owner"], "dcos-images");
     assert_eq!(dcos["tags"]["expiration"], "3h");
     assert!(sb.live_instances("us-west-2").is_empty(), "a dry run creates nothing");
+}
+
+/// DC/OS went on every node in its role, the masters before any agent, from
+/// a config.yaml whose master_list is the masters' private addresses.
+fn check_installed(sb: &Sandbox, j: &serde_json::Value) {
+    let outputs = &j["cluster"]["outputs"];
+    let ips = |k: &str| -> Vec<String> { outputs[k].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect() };
+    let installed = sb.installed_nodes(j["run_id"].as_str().unwrap());
+    let role_of = |ip: &String| installed.iter().find(|(i, _, _)| i == ip).map(|(_, r, _)| r.clone());
+    for (key, role) in
+        [("masters_private_ips", "master"), ("private_agents_private_ips", "slave"), ("public_agents_private_ips", "slave_public")]
+    {
+        for ip in ips(key) {
+            assert_eq!(role_of(&ip).as_deref(), Some(role), "{ip}: {installed:?}");
+        }
+    }
+    assert_eq!(installed.len(), 4, "{installed:?}");
+    let last_master = installed.iter().filter(|n| n.1 == "master").map(|n| n.2).fold(f64::MIN, f64::max);
+    let first_agent = installed.iter().filter(|n| n.1 != "master").map(|n| n.2).fold(f64::MAX, f64::min);
+    assert!(last_master < first_agent, "masters before agents: {installed:?}");
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("config.yaml")).unwrap()).unwrap();
+    assert_eq!(config["master_list"], serde_yaml::to_value(ips("masters_private_ips")).unwrap());
+    assert_eq!(
+        config["bootstrap_url"].as_str().unwrap(),
+        format!("http://{}:{}", outputs["bootstrap_private_ip"].as_str().unwrap(), sb.http_port)
+    );
+}
+
+fn append_config(repo: &Path, text: &str) {
+    let cfg = repo.join("dcos-images.yaml");
+    let before = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{before}{text}")).unwrap();
+    git(repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "settings"]);
+}
+
+#[test]
+fn a_node_whose_installation_fails_is_named_and_the_cluster_destroyed() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    append_config(&repo, "dcos:\n  config:\n    dcos_images_sandbox_fail_role: slave_public\n");
+    set_config(&repo, "publish_dcos_images_after: dcos_installation\nrun_framework_tests: false\n");
+    let out = sb.qualify(&repo, &["--no-publish", BUILD_DIR]).status(3);
+    let j = journal(&sb);
+    let public = j["cluster"]["outputs"]["public_agents_private_ips"][0].as_str().unwrap().to_owned();
+    assert!(
+        out.stderr.contains(&format!("the DC/OS installation failed on the public agent {public}")),
+        "names the node and its role: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("install DC/OS with dcos_install.sh"), "the step: {}", out.stderr);
+    assert!(out.stderr.contains("the slave_public installation fails"), "the end of its log: {}", out.stderr);
+    let stage = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
+    assert_eq!(stage("install_dcos"), "failed");
+    assert!(j["stages"].as_array().unwrap().iter().all(|s| s["name"] != "integration_tests"), "no test runs on a broken cluster");
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    assert_eq!(sb.tagged_with_run("us-west-2", j["run_id"].as_str().unwrap()), Vec::<String>::new());
+    // The masters and the private agents did install; the public agent did not.
+    let roles: Vec<String> = sb.installed_nodes(j["run_id"].as_str().unwrap()).into_iter().map(|n| n.1).collect();
+    assert_eq!(roles.iter().filter(|r| *r == "slave_public").count(), 0, "{roles:?}");
+    assert_eq!(roles.iter().filter(|r| *r == "master").count(), 1, "{roles:?}");
+}
+
+#[test]
+fn a_cluster_that_never_comes_up_times_out_and_is_destroyed() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    // Mesos that never sees an agent (the node checks pass).
+    let cfg = repo.join("dcos-images.yaml");
+    let text =
+        std::fs::read_to_string(&cfg).unwrap().replace("  timeout_seconds: 60\n", "  timeout_seconds: 3\n  agents_command: echo 0\n");
+    std::fs::write(&cfg, text).unwrap();
+    set_config(&repo, "publish_dcos_images_after: dcos_installation\nrun_framework_tests: false\n");
+    let out = sb.qualify(&repo, &[BUILD_DIR]).status(3);
+    assert!(out.stderr.contains("DC/OS did not come up within 3 s (install.timeout_seconds)"), "{}", out.stderr);
+    assert!(out.stderr.contains("masters passing their checks: 1/1, agents registered: 0/3"), "{}", out.stderr);
+    let j = journal(&sb);
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    assert_eq!(remote_commits(&sb), "1", "nothing published");
+    assert!(sb.live_instances("us-west-2").is_empty());
+}
+
+#[test]
+fn sigint_while_dcos_installs_destroys_the_cluster_and_exits_130() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    append_config(&repo, "dcos:\n  config:\n    dcos_images_sandbox_install_seconds: 20\n");
+    let mut child = sb
+        .qualify(&repo, &["--no-publish", BUILD_DIR])
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(240), "the installation never started");
+        std::thread::sleep(Duration::from_millis(300));
+        let Some(run) = std::fs::read_dir(sb.run_dir()).ok().and_then(|mut d| d.next()).map(|e| e.unwrap().path()) else { continue };
+        // The masters' installation has begun (after the bootstrap node's).
+        if std::fs::read_dir(&run).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("install-master-")) {
+            break;
+        }
+    }
+    let status = common::interrupt_and_wait(&mut child, Duration::from_secs(240));
+    assert_eq!(status.code(), Some(130));
+    let j = journal(&sb);
+    assert_eq!(j["state"], "interrupted");
+    let stage = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
+    assert_eq!(stage("install_dcos"), "interrupted");
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    assert_eq!(sb.tagged_with_run("us-west-2", j["run_id"].as_str().unwrap()), Vec::<String>::new());
+}
+
+/// What `--dry-run` printed a run would do is what the run did: the same
+/// stages in the same order, each run or skipped alike (`terraform plan` is
+/// the dry run's own; "dry run" skips are what a run executes).
+fn assert_dry_run_matched(dry: &serde_json::Value, real: &serde_json::Value) {
+    let stages = |j: &serde_json::Value| -> Vec<(String, bool)> {
+        j["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] != "terraform_plan")
+            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["state"] != "skipped" || s["detail"] == "dry run"))
+            .collect()
+    };
+    let runs = |j: &serde_json::Value| -> Vec<(String, bool)> {
+        j["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] != "terraform_plan")
+            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["state"] != "skipped"))
+            .collect()
+    };
+    assert_eq!(stages(dry), runs(real), "the dry run's plan is not what the run did");
+}
+
+/// `qualify --dry-run` with `args`: its journal.
+fn dry_run(sb: &Sandbox, repo: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--dry-run"];
+    all.extend_from_slice(args);
+    sb.qualify(repo, &all).status(0);
+    journal(sb)
+}
+
+#[test]
+fn cluster_up_installs_and_keeps_a_cluster_and_cluster_down_removes_it() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let run_dir = sb.run_dir();
+    // One of moto's own images stands for a qualified one.
+    let out = Test::new()
+        .envs(&sb.env())
+        .cwd(&repo)
+        .args(["--root", repo.to_str().unwrap(), "cluster", "up", BUILD_DIR, "--image", "us-west-2=ami-1812c061", "--ttl", "8h"])
+        .args(["--run-dir", run_dir.to_str().unwrap()])
+        .status(0);
+    let j = journal(&sb);
+    let run_id = j["run_id"].as_str().unwrap().to_owned();
+    assert!(out.stderr.contains("the cluster is kept (cluster up)"), "{}", out.stderr);
+    assert!(out.stderr.contains("ssh dcos-sandbox@127."), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("remove it:  dcos-images cluster down {run_id}")), "{}", out.stderr);
+    assert!(!out.stderr.contains("==> build the image with packer"), "{}", out.stderr);
+    assert_eq!(j["state"], "up");
+    assert_eq!(j["cluster"]["state"], "kept");
+    let stage = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
+    for (name, state) in [
+        ("packer_build", "skipped"),
+        ("install_dcos", "ok"),
+        ("integration_tests", "skipped"),
+        ("publish", "skipped"),
+        ("teardown", "skipped"),
+    ] {
+        assert_eq!(stage(name), state, "{name}");
+    }
+    check_installed(&sb, &j);
+    assert_eq!(sb.live_nodes("us-west-2").len(), 5);
+    // Tagged to go in 8 hours.
+    let until: Vec<String> = sb.ec2("us-west-2", |c| async move {
+        let f = aws_sdk_ec2::types::Filter::builder().name("tag-key").values("dcos-images:keep-until").build();
+        let out = c.describe_instances().filters(f).send().await.unwrap();
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .flat_map(|i| i.tags())
+            .filter(|t| t.key() == Some("dcos-images:keep-until"))
+            .filter_map(|t| t.value().map(str::to_owned))
+            .collect()
+    });
+    assert_eq!(until.len(), 5, "{until:?}");
+    let hours = (chrono::DateTime::parse_from_rfc3339(&until[0]).unwrap().with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes()
+        as f64
+        / 60.0;
+    assert!((7.9..=8.0).contains(&hours), "{hours} h");
+    let listed = Test::new().args(["runs", "--run-dir", run_dir.to_str().unwrap()]).status(0).stdout;
+    assert!(listed.contains("kept (may be alive)") && listed.contains(&run_id), "{listed}");
+    // Nothing tracked changed.
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(remote_commits(&sb), "1");
+
+    Test::new().envs(&sb.env()).args(["cluster", "down", &run_id, "--run-dir", run_dir.to_str().unwrap()]).status(0);
+    assert_eq!(sb.tagged_with_run("us-west-2", &run_id), Vec::<String>::new(), "EC2 shows nothing of the run");
+    assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
 }

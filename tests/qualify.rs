@@ -87,6 +87,7 @@ fn publish_after_packer_build_builds_checks_tags_commits_and_pushes() {
             ("publish", "ok"),
             ("cluster_apply", "ok"),
             ("cluster_outputs", "ok"),
+            ("install_dcos", "ok"),
             ("integration_tests", "ok"),
             ("framework_tests", "skipped"),
             ("teardown", "ok"),

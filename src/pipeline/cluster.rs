@@ -22,9 +22,17 @@ pub const BUILTIN_MODULE_DIR: &str = "dcos-images-aws";
 /// The addresses of a cluster, from the module's outputs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterOutputs {
+    #[serde(default)]
+    pub bootstrap_public_ip: Option<String>,
+    #[serde(default)]
+    pub bootstrap_private_ip: Option<String>,
     pub masters_public_ips: Vec<String>,
     pub masters_private_ips: Vec<String>,
+    #[serde(default)]
+    pub private_agents_public_ips: Vec<String>,
     pub private_agents_private_ips: Vec<String>,
+    #[serde(default)]
+    pub public_agents_public_ips: Vec<String>,
     pub public_agents_private_ips: Vec<String>,
 }
 
@@ -50,6 +58,8 @@ pub struct RootModule<'a> {
     pub ssh_user: &'a str,
     pub run_id: &'a str,
     pub build_dir: &'a str,
+    /// `cluster up`: when the cluster may be removed (RFC 3339).
+    pub keep_until: Option<&'a str>,
     pub ec2_endpoint: Option<&'a str>,
 }
 
@@ -83,6 +93,9 @@ impl RootModule<'_> {
         let mut tags: Map<String, Value> = self.spec.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
         tags.insert("dcos-images:run-id".into(), Value::String(self.run_id.to_owned()));
         tags.insert("dcos-images:build-dir".into(), Value::String(self.build_dir.to_owned()));
+        if let Some(until) = self.keep_until {
+            tags.insert("dcos-images:keep-until".into(), Value::String(until.to_owned()));
+        }
         tags
     }
 
@@ -121,9 +134,13 @@ impl RootModule<'_> {
             "provider": { "aws": provider },
             "module": { "dcos": Value::Object(module) },
             "output": {
+                "bootstrap_public_ip": out(&names.bootstrap_public_ip),
+                "bootstrap_private_ip": out(&names.bootstrap_private_ip),
                 "masters_public_ips": out(&names.masters_public_ips),
                 "masters_private_ips": out(&names.masters_private_ips),
+                "private_agents_public_ips": out(&names.private_agents_public_ips),
                 "private_agents_private_ips": out(&names.private_agents_private_ips),
+                "public_agents_public_ips": out(&names.public_agents_public_ips),
                 "public_agents_private_ips": out(&names.public_agents_private_ips),
             }
         })
@@ -142,10 +159,21 @@ pub fn read_outputs(output_json: &str) -> Result<ClusterOutputs, String> {
             other => Err(format!("output `{name}` is {other}, not a list of addresses")),
         }
     };
+    let one = |name: &str| -> Result<Option<String>, String> {
+        match &v[name]["value"] {
+            Value::String(s) if !s.is_empty() => Ok(Some(s.clone())),
+            Value::String(_) | Value::Null => Ok(None),
+            other => Err(format!("output `{name}` is {other}, not an address")),
+        }
+    };
     let outputs = ClusterOutputs {
+        bootstrap_public_ip: one("bootstrap_public_ip")?,
+        bootstrap_private_ip: one("bootstrap_private_ip")?,
         masters_public_ips: list("masters_public_ips")?,
         masters_private_ips: list("masters_private_ips")?,
+        private_agents_public_ips: list("private_agents_public_ips").unwrap_or_default(),
         private_agents_private_ips: list("private_agents_private_ips")?,
+        public_agents_public_ips: list("public_agents_public_ips").unwrap_or_default(),
         public_agents_private_ips: list("public_agents_private_ips")?,
     };
     if outputs.masters_private_ips.is_empty() {
@@ -176,6 +204,7 @@ mod tests {
             ssh_user: "core",
             run_id: "r1",
             build_dir: "centos/7.8",
+            keep_until: None,
             ec2_endpoint: None,
         }
         .render();
@@ -207,6 +236,7 @@ mod tests {
             ssh_user: "u",
             run_id: "r1",
             build_dir: "b",
+            keep_until: None,
             ec2_endpoint: None,
         }
         .render();

@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod cluster;
+pub mod install;
 pub mod plan;
 pub mod publish;
 pub mod render;
@@ -51,6 +52,18 @@ pub struct QualifyOptions {
     pub build_url: Option<String>,
     /// The pull request to comment on (else the CI's own variables).
     pub pr: Option<u64>,
+    /// `cluster up`: a cluster for engineers instead of a qualification.
+    pub cluster_up: Option<ClusterUp>,
+}
+
+/// `dcos-images cluster up`: no build, no tests, nothing published; the
+/// cluster is installed and kept until `cluster down`.
+#[derive(Debug, Clone)]
+pub struct ClusterUp {
+    /// `--image REGION=AMI`, over dcos_images.yaml.
+    pub images: RegionImages,
+    /// How long the cluster is meant to live (the `dcos-images:keep-until` tag).
+    pub ttl: Duration,
 }
 
 /// How long EC2 may take to make a new image available.
@@ -121,7 +134,8 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     let interrupts = Interrupts::install().map_err(|e| Error::usage(format!("cannot install signal handlers: {e}"), "run again"))?;
     let ec2 = if opts.dry_run { None } else { Some(Ec2::load().await) };
     let build_url = crate::report::build_url(opts.build_url.as_deref());
-    let ci = if opts.dry_run { None } else { ci_reporter(root, opts) };
+    // A cluster for an engineer is no pull request's business.
+    let ci = if opts.dry_run || opts.cluster_up.is_some() { None } else { ci_reporter(root, opts) };
     if let Some(ci) = &ci {
         let pending: Vec<_> =
             plans.iter().map(|p| (p.build_dir.clone(), crate::github::Status::Pending, format!("qualifying (run {})", p.run_id))).collect();
@@ -344,27 +358,60 @@ fn make_plan(tree: &Tree, root_config: &RootConfig, d: &LoadedBuildDir, tools: &
     let ssh_user = template.builders.first().and_then(|b| b.ssh_username.clone()).ok_or_else(|| {
         Error::usage(format!("{}: packer.json has no ssh_username", d.dir.rel), "the tests log in as packer's ssh_username: set it")
     })?;
+    if root_config.install.enabled {
+        install::check_templates(&root_config.install)
+            .and_then(|()| install::check_dcos_config(&root_config.dcos))
+            .map_err(|e| Error::usage(e, "fix install.* / dcos.config in dcos-images.yaml (README.md, Configuration)"))?;
+    }
+    let dcos_version = spec.dcos_version.clone().unwrap_or_else(|| d.dir.coords.dcos_version.clone());
+    let installer = install::Installer::of(spec.download_url.as_deref(), &dcos_version, spec.download_sha256.as_deref());
     let step = config.publish_dcos_images_after;
-    if step == PublishStep::Never && d.images().and_then(|i| i.0.get(&cluster_region)).is_none() {
+    let up = opts.cluster_up.as_ref();
+    let never = step == PublishStep::Never;
+    // Without a build, the cluster runs the recorded images (or --image's).
+    let recorded_images: RegionImages = match (up, never) {
+        (Some(u), _) => {
+            let mut images = d.images().map(|i| i.0.clone()).unwrap_or_default();
+            images.extend(u.images.clone());
+            images
+        }
+        (None, true) => d.images().map(|i| i.0.clone()).unwrap_or_default(),
+        (None, false) => RegionImages::new(),
+    };
+    if (up.is_some() || never) && !recorded_images.contains_key(&cluster_region) {
+        let (what, hint) = if up.is_some() {
+            ("cluster up needs an image", format!("qualify the directory first, or pass --image {cluster_region}=ami-..."))
+        } else {
+            (
+                "publish step is never",
+                "publish after a step for the first build, or set aws_region in the profile to a region dcos_images.yaml lists".to_owned(),
+            )
+        };
         return Err(Error::usage(
-            format!("{}: publish step is never, but dcos_images.yaml has no image for the cluster's region {cluster_region}", d.dir.rel),
-            "publish after a step for the first build, or set aws_region in the profile to a region dcos_images.yaml lists",
+            format!("{}: {what}, but dcos_images.yaml has no image for the cluster's region {cluster_region}", d.dir.rel),
+            hint,
         ));
     }
     let run_id = new_run_id(&d.dir.rel);
     let run_dir = opts.run_root.join(&run_id);
     let tf = Terraform { program: tools.terraform.clone(), dir: run_dir.join("cluster") };
     let packer_call = |description: &str, args: &[&str]| ToolCall::new(description, &tools.packer, args.iter().copied(), &run_dir);
-    let never = step == PublishStep::Never;
     let dry = opts.dry_run.then(|| "dry run".to_owned());
-    let no_build = never.then(|| "publish step is never: the recorded images are tested".to_owned());
+    let no_build = match (up, never) {
+        (Some(_), _) => Some("cluster up: the images of dcos_images.yaml (or --image) are used".to_owned()),
+        (None, true) => Some("publish step is never: the recorded images are tested".to_owned()),
+        (None, false) => None,
+    };
+    let no_tests = up.map(|_| "cluster up runs no tests".to_owned());
     let stage = |kind, description: &str, call: Option<ToolCall>, skipped: Option<String>| Stage {
         kind,
         description: description.to_owned(),
         call,
         skipped,
     };
-    let publish_skip = if never {
+    let publish_skip = if up.is_some() {
+        Some("cluster up publishes nothing".to_owned())
+    } else if never {
         Some("publish step is never".to_owned())
     } else if opts.no_publish {
         Some("--no-publish: results stay in the run directory".to_owned())
@@ -412,31 +459,57 @@ fn make_plan(tree: &Tree, root_config: &RootConfig, d: &LoadedBuildDir, tools: &
         dry.clone(),
     ));
     stages.push(stage(StageKind::ClusterOutputs, "read the cluster's addresses from terraform", Some(tf.output()), dry.clone()));
+    let install_skip =
+        (!root_config.install.enabled).then(|| "install.enabled is false: the cluster module installs DC/OS".to_owned()).or(dry.clone());
+    stages.push(stage(
+        StageKind::InstallDcos,
+        &format!("install DC/OS {dcos_version} over ssh: the bootstrap node, the masters, then the agents; wait until it is up"),
+        None,
+        install_skip,
+    ));
     if step == PublishStep::DcosInstallation {
         stages.push(publish.clone());
     }
-    let integration_skip = (!config.run_integration_tests).then(|| "run_integration_tests is false".to_owned()).or(dry.clone());
+    let integration_skip =
+        no_tests.clone().or_else(|| (!config.run_integration_tests).then(|| "run_integration_tests is false".to_owned())).or(dry.clone());
     stages.push(stage(
         StageKind::IntegrationTests,
         &format!("run the integration tests on the first master as {ssh_user}"),
         None,
         integration_skip,
     ));
-    let framework_skip = (!config.run_framework_tests).then(|| "run_framework_tests is false".to_owned()).or(dry.clone());
+    let framework_skip = no_tests
+        .clone()
+        .or_else(|| (!config.run_framework_tests).then(|| "run_framework_tests is false".to_owned()))
+        .or_else(|| root_config.tests.framework_command.is_none().then(|| "no tests.framework_command configured".to_owned()))
+        .or(dry.clone());
     stages.push(stage(StageKind::FrameworkTests, "run the framework tests (tests.framework_command)", None, framework_skip));
     if matches!(step, PublishStep::IntegrationTests | PublishStep::Never) {
         stages.push(publish);
     }
-    let teardown_skip = if opts.keep_cluster { Some("--keep-cluster".to_owned()) } else { dry.clone() };
+    let teardown_skip = if up.is_some() {
+        Some(format!("cluster up keeps the cluster: `dcos-images cluster down {run_id}` removes it"))
+    } else if opts.keep_cluster {
+        Some("--keep-cluster".to_owned())
+    } else {
+        dry.clone()
+    };
     stages.push(stage(
         StageKind::Teardown,
         "destroy the cluster with terraform, then ask EC2 that every instance is terminated",
         Some(tf.destroy()),
         teardown_skip,
     ));
-    let preview_image =
-        if never { d.images().and_then(|i| i.0.get(&cluster_region).cloned()) } else { base_map.get(&cluster_region).map(str::to_owned) }
-            .unwrap_or_else(|| PLACEHOLDER_IMAGE.to_owned());
+    let preview_image = if up.is_some() || never {
+        recorded_images.get(&cluster_region).cloned()
+    } else {
+        base_map.get(&cluster_region).map(str::to_owned)
+    }
+    .unwrap_or_else(|| PLACEHOLDER_IMAGE.to_owned());
+    let keep_until = up.map(|u| {
+        (chrono::Utc::now() + chrono::Duration::from_std(u.ttl).unwrap_or(chrono::Duration::days(1)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
     let pytest_args = test_command::pytest_args(&opts.selection, &config);
     Ok(Plan {
         run_id,
@@ -447,7 +520,10 @@ fn make_plan(tree: &Tree, root_config: &RootConfig, d: &LoadedBuildDir, tools: &
         run_dir,
         cluster_region,
         spec,
+        installer,
         preview_image,
+        recorded_images,
+        keep_until,
         ssh_user,
         pytest_args,
         stages,
@@ -584,6 +660,7 @@ impl Run<'_> {
             (_, exit::SUCCESS) if self.journal.stages.iter().any(|s| s.name == "publish" && s.state == StageState::Ok) => {
                 RunState::Qualified
             }
+            (_, exit::SUCCESS) if self.opts.cluster_up.is_some() => RunState::Up,
             (_, exit::SUCCESS) => RunState::Built,
             _ => RunState::Failed,
         };
@@ -595,7 +672,10 @@ impl Run<'_> {
             Ok(_) => None,
         };
         if self.apply_started {
-            if let Err(m) = self.teardown().await {
+            // `--keep-cluster` keeps it whatever happened; `cluster up` only
+            // a cluster that came up (a broken one is of no use to anyone).
+            let keep = self.opts.keep_cluster || (self.opts.cluster_up.is_some() && code == exit::SUCCESS);
+            if let Err(m) = self.teardown(keep).await {
                 self.say(&format!("error: {}: TEARDOWN FAILED: {m}", self.plan.build_dir));
                 code = exit::TEARDOWN_FAILED;
                 state = RunState::Failed;
@@ -613,84 +693,128 @@ impl Run<'_> {
         code
     }
 
+    /// Walks the plan: every stage runs, or is skipped for the reason the
+    /// plan gives. The plan is the one decision; the only thing decided here
+    /// is what the plan cannot know: failed tests publish nothing.
     async fn main_flow(&mut self) -> Step<u8> {
-        let step = self.plan.config.publish_dcos_images_after;
-        let never = step == PublishStep::Never;
         let manifest = self.plan.run_dir.join(HISTORY);
-        let tf_dir = self.plan.run_dir.join("cluster");
-
-        let t = self.begin(StageKind::Render);
-        let preview = self.plan.preview_image.clone();
-        let rendered = self.render(&manifest, &preview);
-        match rendered {
-            Ok(()) => self.end(t, StageState::Ok, None),
-            Err(e) => {
-                self.end(t, StageState::Failed, Some(e.clone()));
-                return Err(Stop::Failed(exit::TOOL_FAILED, e));
+        // Without a build, the cluster runs the images the plan names.
+        let mut images: RegionImages = self.plan.recorded_images.clone();
+        let mut results: Option<Results> = None;
+        let mut outputs: Option<cluster::ClusterOutputs> = None;
+        let mut passed = true;
+        let stages = self.plan.stages.clone();
+        for stage in &stages {
+            if stage.kind == StageKind::Teardown {
+                // execute() tears down whenever apply started; a dry run
+                // records what a run would do.
+                if let (true, Some(why)) = (self.opts.dry_run, &stage.skipped) {
+                    self.journal.skip(stage.kind.name(), &stage.description, why);
+                }
+                break;
+            }
+            if let Some(why) = &stage.skipped {
+                self.journal.skip(stage.kind.name(), &stage.description, why);
+                continue;
+            }
+            if stage.kind != StageKind::Render {
+                self.check_interrupted(&stage.description)?;
+            }
+            match stage.kind {
+                StageKind::Render => {
+                    let t = self.begin(StageKind::Render);
+                    let preview = self.plan.preview_image.clone();
+                    match self.render(&manifest, &preview) {
+                        Ok(()) => self.end(t, StageState::Ok, None),
+                        Err(e) => {
+                            self.end(t, StageState::Failed, Some(e.clone()));
+                            return Err(Stop::Failed(exit::TOOL_FAILED, e));
+                        }
+                    }
+                }
+                StageKind::PackerValidate | StageKind::TerraformInit | StageKind::TerraformValidate => {
+                    self.captured(stage.kind).await?;
+                }
+                StageKind::TerraformPlan => {
+                    let plan = self.captured(StageKind::TerraformPlan).await?;
+                    let log = self.plan.run_dir.join("terraform-plan.log");
+                    if let Err(e) = std::fs::write(&log, &plan) {
+                        self.say(&format!("warning: cannot keep the plan in {}: {e}", log.display()));
+                    }
+                    let summary = plan.lines().find(|l| l.starts_with("Plan:")).unwrap_or("no changes");
+                    self.say(&format!("terraform plan: {summary} (the whole plan: {})", log.display()));
+                }
+                StageKind::PackerBuild => {
+                    let (built, history) = self.packer_build(&manifest).await?;
+                    let template = self.d.packer.value().expect("validated");
+                    results = Some(Results::new(
+                        &DcosImages(built.clone()),
+                        &history,
+                        template,
+                        &self.d.packer.text,
+                        &self.plan.base_images,
+                        &self.plan.build_dir,
+                    ));
+                    images = built;
+                    self.journal.images = images.clone();
+                }
+                StageKind::CheckImages => self.check_images(&images).await?,
+                StageKind::ClusterApply => {
+                    self.journal.images = images.clone();
+                    self.apply(&images).await?;
+                }
+                StageKind::ClusterOutputs => {
+                    let json = self.captured(StageKind::ClusterOutputs).await?;
+                    let read = cluster::read_outputs(&json).map_err(|e| Stop::Failed(exit::TOOL_FAILED, e))?;
+                    if let Some(c) = &mut self.journal.cluster {
+                        c.outputs = Some(read.clone());
+                    }
+                    let _ = self.journal.save();
+                    outputs = Some(read);
+                }
+                StageKind::InstallDcos => self.install_dcos(outputs.as_ref().expect("outputs come before the install")).await?,
+                StageKind::IntegrationTests | StageKind::FrameworkTests => {
+                    let (template, suite) = match stage.kind {
+                        StageKind::IntegrationTests => (self.config.tests.integration_command.clone(), "integration"),
+                        _ => (self.config.tests.framework_command.clone().expect("the plan runs it only when set"), "framework"),
+                    };
+                    let o = outputs.as_ref().expect("outputs come before the tests");
+                    let summary = self.remote_tests(stage.kind, &template, o, suite).await?;
+                    passed &= summary.failed == 0;
+                    match stage.kind {
+                        StageKind::IntegrationTests => self.journal.integration_tests = Some(summary),
+                        _ => self.journal.framework_tests = Some(summary),
+                    }
+                    let _ = self.journal.save();
+                }
+                StageKind::Publish if !passed => {
+                    self.journal.skip(StageKind::Publish.name(), &stage.description, "tests failed: nothing published");
+                }
+                StageKind::Publish => self.publish(results.as_ref()).await?,
+                StageKind::Teardown => unreachable!("the loop ends before the teardown"),
             }
         }
-        if never {
-            self.skip(StageKind::PackerValidate);
-        } else {
-            self.captured(StageKind::PackerValidate).await?;
+        if !passed {
+            return Err(Stop::Failed(exit::NEGATIVE, "tests failed".into()));
         }
-        // A broken cluster module must not cost an image.
-        self.captured(StageKind::TerraformInit).await?;
-        self.captured(StageKind::TerraformValidate).await?;
         if self.opts.dry_run {
-            let plan = self.captured(StageKind::TerraformPlan).await?;
-            let log = self.plan.run_dir.join("terraform-plan.log");
-            if let Err(e) = std::fs::write(&log, &plan) {
-                self.say(&format!("warning: cannot keep the plan in {}: {e}", log.display()));
-            }
-            let summary = plan.lines().find(|l| l.starts_with("Plan:")).unwrap_or("no changes");
-            self.say(&format!("terraform plan: {summary} (the whole plan: {})", log.display()));
-            for k in [
-                StageKind::PackerBuild,
-                StageKind::CheckImages,
-                StageKind::ClusterApply,
-                StageKind::ClusterOutputs,
-                StageKind::IntegrationTests,
-                StageKind::FrameworkTests,
-                StageKind::Publish,
-                StageKind::Teardown,
-            ] {
-                self.skip(k);
-            }
             println!(
                 "dry run: the template and the cluster module are valid and the cluster plans; nothing was built, created or published"
             );
-            return Ok(exit::SUCCESS);
         }
+        Ok(exit::SUCCESS)
+    }
 
-        self.skip(StageKind::TerraformPlan);
-        let (images, history_text) = if never {
-            self.skip(StageKind::PackerBuild);
-            self.skip(StageKind::CheckImages);
-            (self.d.images().expect("checked in the plan").0.clone(), None)
-        } else {
-            self.check_interrupted("packer build")?;
-            let (images, history) = self.packer_build(&manifest).await?;
-            self.check_images(&images).await?;
-            (images, Some(history))
-        };
-        self.journal.images = images.clone();
-        let results = history_text.as_ref().map(|h| {
-            let template = self.d.packer.value().expect("validated");
-            Results::new(&DcosImages(images.clone()), h, template, &self.d.packer.text, &self.plan.base_images, &self.plan.build_dir)
-        });
-        if step == PublishStep::PackerBuild {
-            self.publish(results.as_ref()).await?;
-        }
-
-        // The cluster, from the image of its region.
-        self.check_interrupted("terraform apply")?;
-        let image = images.get(&self.plan.cluster_region).cloned().ok_or_else(|| {
-            Stop::Failed(exit::TOOL_FAILED, format!("no image was built in the cluster's region {}", self.plan.cluster_region))
-        })?;
+    /// `terraform apply` of the cluster from the image of its region. From
+    /// here on, the teardown runs whatever happens.
+    async fn apply(&mut self, images: &RegionImages) -> Step<()> {
+        let image = images
+            .get(&self.plan.cluster_region)
+            .cloned()
+            .ok_or_else(|| Stop::Failed(exit::TOOL_FAILED, format!("no image in the cluster's region {}", self.plan.cluster_region)))?;
         self.render_cluster(&image).map_err(|e| Stop::Failed(exit::TOOL_FAILED, e))?;
         self.journal.cluster = Some(ClusterRecord {
-            dir: tf_dir.clone(),
+            dir: self.plan.run_dir.join("cluster"),
             region: self.plan.cluster_region.clone(),
             state: ClusterState::Creating,
             instance_ids: Vec::new(),
@@ -704,6 +828,7 @@ impl Run<'_> {
             Ok(Finished::Exited { success: true, .. }) => {
                 self.end(t, StageState::Ok, None);
                 self.journal.set_cluster_state(ClusterState::Up);
+                Ok(())
             }
             Ok(Finished::Exited { status, .. }) => {
                 let m = format!(
@@ -711,71 +836,17 @@ impl Run<'_> {
                     self.tail("terraform-apply.log")
                 );
                 self.end(t, StageState::Failed, Some(m.clone()));
-                return Err(Stop::Failed(exit::TOOL_FAILED, m));
+                Err(Stop::Failed(exit::TOOL_FAILED, m))
             }
             Ok(Finished::Interrupted) => {
                 self.end(t, StageState::Interrupted, Some("terraform's process group was stopped".into()));
-                return Err(Stop::Interrupted("interrupted during terraform apply".into()));
+                Err(Stop::Interrupted("interrupted during terraform apply".into()))
             }
             Err(e) => {
                 self.end(t, StageState::Failed, Some(e.to_string()));
-                return Err(Stop::Failed(exit::TOOL_FAILED, e.to_string()));
+                Err(Stop::Failed(exit::TOOL_FAILED, e.to_string()))
             }
         }
-        let outputs_json = self.captured(StageKind::ClusterOutputs).await?;
-        let outputs = cluster::read_outputs(&outputs_json).map_err(|e| Stop::Failed(exit::TOOL_FAILED, e))?;
-        if let Some(c) = &mut self.journal.cluster {
-            c.outputs = Some(outputs.clone());
-        }
-        let _ = self.journal.save();
-        if step == PublishStep::DcosInstallation {
-            self.publish(results.as_ref()).await?;
-        }
-
-        // The tests, over ssh to the first master.
-        let mut passed = true;
-        if self.plan.config.run_integration_tests {
-            self.check_interrupted("the integration tests")?;
-            let template = self.config.tests.integration_command.clone();
-            let summary = self.remote_tests(StageKind::IntegrationTests, &template, &outputs, "integration").await?;
-            passed &= summary.failed == 0;
-            self.journal.integration_tests = Some(summary);
-        } else {
-            self.skip(StageKind::IntegrationTests);
-        }
-        match (&self.config.tests.framework_command, self.plan.config.run_framework_tests) {
-            (Some(command), true) => {
-                self.check_interrupted("the framework tests")?;
-                let command = command.clone();
-                let summary = self.remote_tests(StageKind::FrameworkTests, &command, &outputs, "framework").await?;
-                passed &= summary.failed == 0;
-                self.journal.framework_tests = Some(summary);
-            }
-            (None, true) => {
-                self.journal.skip(
-                    StageKind::FrameworkTests.name(),
-                    &self.stage(StageKind::FrameworkTests).description.clone(),
-                    "no tests.framework_command configured",
-                );
-            }
-            (_, false) => self.skip(StageKind::FrameworkTests),
-        }
-        let _ = self.journal.save();
-        if !passed {
-            if matches!(step, PublishStep::IntegrationTests) {
-                let why = "tests failed: nothing published".to_owned();
-                let d = self.stage(StageKind::Publish).description.clone();
-                self.journal.skip(StageKind::Publish.name(), &d, &why);
-            }
-            return Err(Stop::Failed(exit::NEGATIVE, "tests failed".into()));
-        }
-        if step == PublishStep::IntegrationTests {
-            self.publish(results.as_ref()).await?;
-        }
-        if never {
-            self.skip(StageKind::Publish);
-        }
-        Ok(exit::SUCCESS)
     }
 
     fn tail(&self, log: &str) -> String {
@@ -817,6 +888,7 @@ impl Run<'_> {
             ssh_user: &self.plan.ssh_user,
             run_id: &self.plan.run_id,
             build_dir: &self.plan.build_dir,
+            keep_until: self.plan.keep_until.as_deref(),
             ec2_endpoint: endpoint.as_deref(),
         }
         .render();
@@ -925,6 +997,207 @@ impl Run<'_> {
         }
     }
 
+    /// DC/OS's advanced installation over ssh (install.rs): genconf and the
+    /// installer on the bootstrap node, then the masters in parallel, then
+    /// all agents in parallel, then the wait until every master passes its
+    /// checks and every agent is registered. A failure names the node, its
+    /// role, the step and the end of its log.
+    async fn install_dcos(&mut self, outputs: &cluster::ClusterOutputs) -> Step<()> {
+        let t = self.begin(StageKind::InstallDcos);
+        match self.install_steps(outputs).await {
+            Ok(()) => {
+                self.end(t, StageState::Ok, None);
+                Ok(())
+            }
+            Err(Stop::Interrupted(m)) => {
+                self.end(t, StageState::Interrupted, Some(m.clone()));
+                Err(Stop::Interrupted(m))
+            }
+            Err(Stop::Failed(code, m)) => {
+                self.end(t, StageState::Failed, Some(m.clone()));
+                Err(Stop::Failed(code, m))
+            }
+        }
+    }
+
+    async fn install_steps(&mut self, outputs: &cluster::ClusterOutputs) -> Step<()> {
+        let failed = |m: String| Stop::Failed(exit::TOOL_FAILED, m);
+        let install = &self.config.install;
+        let nodes = install::Nodes::of(outputs, self.config.ssh.connect_to).map_err(failed)?;
+        let ssh = Ssh::locate(self.ssh_config.clone(), &self.plan.run_dir).map_err(|e| failed(e.to_string()))?;
+        let user = self.plan.ssh_user.clone();
+        let dir = format!("{}/{}", install.bootstrap_dir.trim_end_matches('/'), self.plan.run_id);
+        let base = install::CommandVars {
+            dir: &dir,
+            installer: Some(&self.plan.installer),
+            bootstrap_ip: &nodes.bootstrap.private_ip,
+            port: install.bootstrap_port,
+            role: "",
+            node_ip: "",
+        };
+        let bootstrap_url = base.bootstrap_url();
+
+        // 1. The bootstrap node.
+        self.say(&format!(
+            "  bootstrap node {}: genconf, the installer ({}), serving {bootstrap_url}",
+            nodes.bootstrap.private_ip, self.plan.installer.url
+        ));
+        let config_yaml =
+            install::config_yaml(&self.plan.run_id, &bootstrap_url, &outputs.masters_private_ips, &self.config.dcos).map_err(failed)?;
+        let _ = std::fs::write(self.plan.run_dir.join("config.yaml"), &config_yaml);
+        let command = install::render("install.bootstrap_command", &install.bootstrap_command, &base)
+            .and_then(|c| install::bootstrap_script(&dir, &config_yaml, install::IP_DETECT_AWS, &c))
+            .map_err(failed)?;
+        let call = ssh.run("prepare the bootstrap node and run the DC/OS installer", &user, &nodes.bootstrap.address, &command);
+        self.remote_steps(vec![(nodes.bootstrap.clone(), "run the installer and serve genconf/serve", call)]).await?;
+
+        // 2. Masters, then 3. agents, each group in parallel.
+        for (group, members) in [("masters", &nodes.masters), ("agents", &nodes.agents)] {
+            if members.is_empty() {
+                continue;
+            }
+            let mut calls = Vec::new();
+            for n in members.iter() {
+                let vars = install::CommandVars { role: n.role.install_arg(), node_ip: &n.private_ip, ..base.clone() };
+                let command = install::render("install.node_command", &install.node_command, &vars).map_err(failed)?;
+                let call = ssh.run(&format!("install DC/OS on the {} {}", n.role.name(), n.private_ip), &user, &n.address, &command);
+                calls.push((n.clone(), "install DC/OS with dcos_install.sh", call));
+            }
+            self.say(&format!("  {group}: {}", members.iter().map(|n| n.private_ip.as_str()).collect::<Vec<_>>().join(", ")));
+            self.check_interrupted(&format!("installing the {group}"))?;
+            self.remote_steps(calls).await?;
+        }
+
+        // 4. Up: every master's checks pass, every agent is registered.
+        self.wait_until_up(&ssh, &user, &nodes).await
+    }
+
+    /// Runs one remote step per node at once, each logged to
+    /// `install-<role>-<ip>.log`. The first failure (in node order) stops
+    /// the stage with the node, its role, the step and its log's last lines.
+    async fn remote_steps(&mut self, steps: Vec<(install::Node, &str, ToolCall)>) -> Step<()> {
+        let label = self.label.clone();
+        let run_dir = self.plan.run_dir.clone();
+        let runs = steps.iter().map(|(node, _, call)| {
+            let mut interrupts = self.interrupts.clone();
+            let log = run_dir.join(format!("install-{}.log", node.label()));
+            let prefix = format!("{label}[{}] ", node.label());
+            async move {
+                let verbose = std::io::stderr().is_terminal();
+                process::run_streaming(
+                    call,
+                    &log,
+                    &mut interrupts,
+                    0,
+                    process::StopWith::GroupTerm,
+                    Duration::from_secs(10),
+                    |stream, line| {
+                        if !line.trim().is_empty() && (verbose || stream == Stream::Stderr) {
+                            let _ = writeln!(std::io::stderr().lock(), "{prefix}{line}");
+                        }
+                    },
+                    |_| {},
+                )
+                .await
+            }
+        });
+        let results = join_all(runs).await;
+        if results.iter().any(|r| matches!(r, Ok(Finished::Interrupted))) {
+            return Err(Stop::Interrupted("interrupted while installing DC/OS".into()));
+        }
+        for ((node, step, _), result) in steps.iter().zip(results) {
+            let why = match result {
+                Ok(Finished::Exited { success: true, .. }) => continue,
+                Ok(Finished::Exited { status, .. }) => status,
+                Ok(Finished::Interrupted) => unreachable!("handled above"),
+                Err(e) => e.to_string(),
+            };
+            let log = format!("install-{}.log", node.label());
+            return Err(Stop::Failed(
+                exit::TOOL_FAILED,
+                format!(
+                    "the DC/OS installation failed on the {} {} ({}): {step}: {why} (log: {log})\n{}",
+                    node.role.name(),
+                    node.private_ip,
+                    node.address,
+                    self.tail(&log)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Polls `install.check_command` on every master and
+    /// `install.agents_command` on the first, until all pass and every agent
+    /// is registered, or `install.timeout_seconds` pass.
+    async fn wait_until_up(&mut self, ssh: &Ssh, user: &str, nodes: &install::Nodes) -> Step<()> {
+        let install = &self.config.install;
+        let expected = nodes.agents.len();
+        let timeout = Duration::from_secs(install.timeout_seconds);
+        let poll = Duration::from_secs(install.poll_seconds);
+        let start = Instant::now();
+        let mut last_said = String::new();
+        let mut interrupts = self.interrupts.clone();
+        loop {
+            let checks = nodes.masters.iter().map(|m| {
+                let vars = install::CommandVars { node_ip: &m.private_ip, ..Default::default() };
+                let call = install::render("install.check_command", &install.check_command, &vars)
+                    .map(|c| ssh.run(&format!("check the master {}", m.private_ip), user, &m.address, &c));
+                async move {
+                    match call {
+                        Ok(call) => tokio::task::spawn_blocking(move || call.run_captured()).await.expect("check task").is_ok(),
+                        Err(_) => false,
+                    }
+                }
+            });
+            let first = &nodes.masters[0];
+            let vars = install::CommandVars { node_ip: &first.private_ip, ..Default::default() };
+            let agents_call = install::render("install.agents_command", &install.agents_command, &vars)
+                .map(|c| ssh.run("count the registered agents", user, &first.address, &c))
+                .map_err(|e| Stop::Failed(exit::TOOL_FAILED, e))?;
+            let poll_once = async {
+                let healthy = join_all(checks).await.into_iter().filter(|ok| *ok).count();
+                let agents = tokio::task::spawn_blocking(move || agents_call.run_captured())
+                    .await
+                    .expect("agents task")
+                    .ok()
+                    .and_then(|out| install::registered_agents(&out));
+                (healthy, agents)
+            };
+            let (healthy, agents) = tokio::select! {
+                r = poll_once => r,
+                _ = interrupts.after(0) => return Err(Stop::Interrupted("interrupted while waiting for DC/OS to come up".into())),
+            };
+            let elapsed = start.elapsed().as_secs();
+            let state = format!(
+                "masters passing their checks: {healthy}/{}, agents registered: {}/{expected}",
+                nodes.masters.len(),
+                agents.map_or_else(|| "?".to_owned(), |a| a.to_string())
+            );
+            if healthy == nodes.masters.len() && agents == Some(expected) {
+                self.say(&format!("  DC/OS is up after {elapsed} s: {state}"));
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(Stop::Failed(
+                    exit::TOOL_FAILED,
+                    format!(
+                        "DC/OS did not come up within {} s (install.timeout_seconds): {state}; on a master, `sudo journalctl -u dcos-mesos-master` and `{}` tell why",
+                        install.timeout_seconds, crate::config::DEFAULT_CHECK_COMMAND
+                    ),
+                ));
+            }
+            if state != last_said {
+                self.say(&format!("  [{elapsed:>5} s] waiting for DC/OS: {state}"));
+                last_said = state;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = interrupts.after(0) => return Err(Stop::Interrupted("interrupted while waiting for DC/OS to come up".into())),
+            }
+        }
+    }
+
     /// Runs a test command on the first master, fetches its JUnit report and
     /// summarises it. A failed test is a result; a command that produced no
     /// report is a tool failure.
@@ -1000,7 +1273,7 @@ impl Run<'_> {
 
     /// Destroys the cluster, then asks EC2 about every instance the state
     /// held. Err: resources may be alive; the message says what and how to clean up.
-    async fn teardown(&mut self) -> Result<(), String> {
+    async fn teardown(&mut self, keep: bool) -> Result<(), String> {
         let handled_before_teardown = self.interrupts.count();
         let tf_dir = self.plan.run_dir.join("cluster");
         let by_hand = format!(
@@ -1021,20 +1294,28 @@ impl Run<'_> {
                 let _ = self.journal.save();
             }
         }
-        if self.opts.keep_cluster {
+        if keep {
             self.skip(StageKind::Teardown);
             self.journal.set_cluster_state(ClusterState::Kept);
-            let master = self
-                .journal
-                .cluster
-                .as_ref()
-                .and_then(|c| c.outputs.as_ref())
-                .and_then(|o| o.first_master(self.config.ssh.connect_to).map(str::to_owned));
-            let reach = match master {
+            let outputs = self.journal.cluster.as_ref().and_then(|c| c.outputs.clone());
+            let reach = match outputs.as_ref().and_then(|o| o.first_master(self.config.ssh.connect_to)) {
                 Some(m) => format!("ssh {}@{m}", self.plan.ssh_user),
                 None => "(no master address: apply did not finish)".into(),
             };
-            self.say(&format!("the cluster is kept (--keep-cluster)\n  reach it:   {reach}\n  destroy it: {by_hand}"));
+            let mut lines = vec![format!("  reach it:   {reach}")];
+            if let Some(ui) = outputs.as_ref().and_then(|o| o.masters_public_ips.first()) {
+                lines.push(format!("  DC/OS UI:   http://{ui}/"));
+            }
+            if let Some(until) = &self.plan.keep_until {
+                lines.push(format!("  keep until: {until} (tag dcos-images:keep-until)"));
+            }
+            let remove = match self.opts.cluster_up {
+                Some(_) => format!("dcos-images cluster down {} --run-dir {}", self.plan.run_id, self.opts.run_root.display()),
+                None => by_hand.clone(),
+            };
+            lines.push(format!("  remove it:  {remove}"));
+            let why = if self.opts.cluster_up.is_some() { "cluster up" } else { "--keep-cluster" };
+            self.say(&format!("the cluster is kept ({why})\n{}", lines.join("\n")));
             return Ok(());
         }
         let t = self.begin(StageKind::Teardown);

@@ -19,6 +19,7 @@ pub enum StageKind {
     CheckImages,
     ClusterApply,
     ClusterOutputs,
+    InstallDcos,
     IntegrationTests,
     FrameworkTests,
     Publish,
@@ -38,6 +39,7 @@ impl StageKind {
             StageKind::CheckImages => "check_images",
             StageKind::ClusterApply => "cluster_apply",
             StageKind::ClusterOutputs => "cluster_outputs",
+            StageKind::InstallDcos => "install_dcos",
             StageKind::IntegrationTests => "integration_tests",
             StageKind::FrameworkTests => "framework_tests",
             StageKind::Publish => "publish",
@@ -68,9 +70,15 @@ pub struct Plan {
     pub cluster_region: String,
     /// The cluster profile, typed.
     pub spec: ClusterSpec,
+    /// The DC/OS installer the cluster is installed with.
+    pub installer: super::install::Installer,
     /// The image `--dry-run` previews the cluster with: the recorded one
     /// (`never`), else the base image of the cluster's region.
     pub preview_image: String,
+    /// The images a run without a build uses (`never`, `cluster up`).
+    pub recorded_images: crate::formats::RegionImages,
+    /// `cluster up`: when the cluster is meant to go (the `dcos-images:keep-until` tag).
+    pub keep_until: Option<String>,
     pub ssh_user: String,
     pub pytest_args: String,
     /// In order; publish sits after the step `publish_dcos_images_after` names.

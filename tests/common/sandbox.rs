@@ -19,8 +19,25 @@ pub struct Sandbox {
     pub dir: tempfile::TempDir,
     pub moto_port: u16,
     pub ssh_port: u16,
+    /// Where the bootstrap node serves genconf/serve.
+    pub http_port: u16,
+    /// Two /16 blocks of loopback addresses no other sandbox on this machine
+    /// uses at the same time: the nodes of concurrent tests never share an
+    /// address (the stand-in DC/OS keys its state by address).
+    vpc_slots: [u8; 2],
     moto: Child,
     sshd: Child,
+}
+
+/// Claims a free `127.N.0.0/16` for this sandbox (a lock file per N).
+fn claim_vpc_slot() -> u8 {
+    for n in 10..=250u8 {
+        let lock = std::env::temp_dir().join(format!("dcos-images-sandbox-vpc-{n}"));
+        if std::fs::OpenOptions::new().write(true).create_new(true).open(&lock).is_ok() {
+            return n;
+        }
+    }
+    panic!("no free sandbox VPC block: remove stale {}/dcos-images-sandbox-vpc-* files", std::env::temp_dir().display())
 }
 
 fn free_port() -> u16 {
@@ -69,13 +86,30 @@ impl Sandbox {
             must_run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(d.join(name)), "ssh-keygen");
         }
         std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        // The nodes' `sudo`: the sandbox user stays itself (sshd puts bin/ first on PATH).
+        std::fs::create_dir_all(d.join("bin")).unwrap();
+        std::fs::write(d.join("bin/sudo"), "#!/bin/sh\nexec \"$@\"\n").unwrap();
+        std::fs::set_permissions(d.join("bin/sudo"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        // The bootstrap node's work directories (install.bootstrap_dir), written as the sandbox user.
+        std::fs::create_dir_all(d.join("bootstrap")).unwrap();
+        std::fs::set_permissions(d.join("bootstrap"), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let opt = std::fs::metadata("/opt/mesosphere").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).ok();
+        let sandbox_uid: u32 =
+            passwd.lines().find(|l| l.starts_with(&format!("{SSH_USER}:"))).and_then(|l| l.split(':').nth(2)).unwrap().parse().unwrap();
+        assert_eq!(
+            opt,
+            Some(sandbox_uid),
+            "/opt/mesosphere must belong to {SSH_USER} (the stand-in DC/OS installs there): run scripts/install-tools.sh"
+        );
         std::fs::create_dir_all("/run/sshd").unwrap();
         let ssh_port = free_port();
         std::fs::write(
             d.join("sshd_config"),
             format!(
                 "Port {ssh_port}\nListenAddress 0.0.0.0\nHostKey {host}\nAuthorizedKeysFile {auth}\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowUsers {SSH_USER}@127.0.0.0/8\nPidFile {pid}\n",
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nAllowUsers {SSH_USER}@127.0.0.0/8\nPidFile {pid}\n\
+                 SetEnv PATH={bin}:/usr/local/bin:/usr/bin:/bin\n",
+                bin = d.join("bin").display(),
                 host = d.join("host_key").display(),
                 auth = d.join("authorized_keys").display(),
                 pid = d.join("sshd.pid").display(),
@@ -108,12 +142,40 @@ impl Sandbox {
         );
         std::fs::write(d.join("terraform.rc"), format!("provider_installation {{\n  filesystem_mirror {{ path = \"{mirror}\" }}\n}}\n"))
             .unwrap();
-        let sandbox = Sandbox { dir, moto_port, ssh_port, moto, sshd };
+        let sandbox =
+            Sandbox { dir, moto_port, ssh_port, http_port: free_port(), vpc_slots: [claim_vpc_slot(), claim_vpc_slot()], moto, sshd };
         let key = std::fs::read(sandbox.dir.path().join("user_key.pub")).unwrap();
         sandbox.ec2("us-west-2", |c| async move {
             c.import_key_pair().key_name(KEY_PAIR).public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
         });
         sandbox
+    }
+
+    /// The `vpc_cidr` of the sandbox's `i`-th cluster (0 or 1).
+    pub fn vpc_cidr(&self, i: usize) -> String {
+        format!("127.{}.0.0/16", self.vpc_slots[i])
+    }
+
+    /// The stand-in DC/OS installer, as `custom_dcos_download_path` names it.
+    pub fn installer_url() -> String {
+        format!("file://{}", super::manifest_dir().join("tests/sandbox/installer/dcos_generate_config.sh").display())
+    }
+
+    /// What the stand-in installer recorded of run `run_id`'s nodes:
+    /// (private address, role, installed at) in the order they were installed.
+    pub fn installed_nodes(&self, run_id: &str) -> Vec<(String, String, f64)> {
+        let nodes = self.dir.path().join("bootstrap").join(run_id).join("installed/nodes");
+        let mut out: Vec<(String, String, f64)> = std::fs::read_dir(&nodes)
+            .map(|d| d.map(|e| e.unwrap().path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                let read = |f: &str| std::fs::read_to_string(p.join(f)).unwrap().trim().to_owned();
+                (p.file_name().unwrap().to_string_lossy().into_owned(), read("role"), read("installed_at").parse().unwrap())
+            })
+            .collect();
+        out.sort_by(|a, b| a.2.total_cmp(&b.2));
+        out
     }
 
     pub fn endpoint(&self) -> String {
@@ -248,10 +310,13 @@ impl Sandbox {
         super::copy_tree(&super::manifest_dir().join("tests/sandbox/tree"), &repo);
         for entry in walkdir::WalkDir::new(&repo) {
             let entry = entry.unwrap();
-            if entry.file_name() == "packer.json" || entry.file_name() == "dcos-images.yaml" {
+            let name = entry.file_name().to_string_lossy();
+            if name == "packer.json" || name == "dcos-images.yaml" || name.ends_with(".tfvars") {
                 let text = std::fs::read_to_string(entry.path()).unwrap();
                 let text = text
                     .replace("\"@SSH_PORT@\"", &self.ssh_port.to_string())
+                    .replace("@HTTP_PORT@", &self.http_port.to_string())
+                    .replace("@VPC_CIDR@", &self.vpc_cidr(0))
                     .replace("@SSH_KEY@", self.dir.path().join("user_key").to_str().unwrap())
                     .replace("@SANDBOX_SRC@", super::manifest_dir().join("tests/sandbox").to_str().unwrap())
                     .replace("@SANDBOX@", self.dir.path().to_str().unwrap());
@@ -294,6 +359,18 @@ impl Drop for Sandbox {
         let _ = self.sshd.kill();
         let _ = self.moto.wait();
         let _ = self.sshd.wait();
+        // What the stand-in DC/OS left running (the bootstrap's HTTP server,
+        // the masters' Mesos): every process working inside this sandbox.
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let inside = std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(self.dir.path()));
+            if let (true, Ok(pid)) = (inside, entry.file_name().to_string_lossy().parse::<i32>()) {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        for n in self.vpc_slots {
+            let _ = std::fs::remove_file(std::env::temp_dir().join(format!("dcos-images-sandbox-vpc-{n}")));
+        }
     }
 }
 
