@@ -11,7 +11,7 @@ for f in packer.json install_dcos_prerequisites.sh cluster_profile.tfvars publis
   cp "$repo/$first/$f" "$repo/$second/$f"
 done
 sed -i 's#DCOS-2.1.1#DCOS-2.2.0#' "$repo/$second/packer.json"
-sed -i 's#2.1.1#2.2.0#' "$repo/$second/cluster_profile.tfvars"
+sed -i -e 's#2.1.1#2.2.0#' -e 's#127.9.0.0/16#127.8.0.0/16#' "$repo/$second/cluster_profile.tfvars"
 git -C "$repo" add -A
 git -C "$repo" -c user.name=you -c user.email=you@example.invalid commit -q -m "second directory"
 

@@ -13,7 +13,12 @@ work="$(mktemp -d)"
 # sshd reads the authorized keys as the sandbox user: it must be able to enter.
 chmod 755 "$work"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# Also what the stand-in DC/OS left running: every process working in $work.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for d in /proc/[0-9]*; do case "$(readlink "$d/cwd" 2>/dev/null)" in "$work"*) kill -9 "${d#/proc/}" 2>/dev/null || true ;; esac; done
+  wait 2>/dev/null || true; rm -rf "$work"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "nothing listens on $1" >&2; return 1; }
@@ -23,6 +28,13 @@ moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 & pids+=($!)
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$work/user_key"
 ssh_port=$(free_port)
+http_port=$(free_port)
+# The nodes' sudo passes through (the sandbox user stays itself); the
+# bootstrap node works in $work/bootstrap.
+mkdir -p "$work/bin" "$work/bootstrap"
+printf '#!/bin/sh\nexec "$@"\n' >"$work/bin/sudo"
+chmod 755 "$work/bin/sudo"
+chmod 777 "$work/bootstrap"
 cat >"$work/sshd_config" <<CONF
 Port $ssh_port
 # Every address of this machine: the sandbox cluster's nodes are loopback
@@ -36,6 +48,7 @@ UsePAM no
 StrictModes no
 AllowUsers dcos-sandbox@127.0.0.0/8
 PidFile $work/sshd.pid
+SetEnv PATH=$work/bin:/usr/local/bin:/usr/bin:/bin
 CONF
 /usr/sbin/sshd -D -f "$work/sshd_config" -E "$work/sshd.log" & pids+=($!)
 printf 'Host 127.*\n  Port %s\n  IdentityFile %s\n  IdentitiesOnly yes\n' "$ssh_port" "$work/user_key" >"$work/ssh_config"
@@ -54,8 +67,11 @@ PY
 
 repo="$work/repo"
 cp -r "$here/tests/sandbox/tree" "$repo"
-find "$repo" \( -name packer.json -o -name dcos-images.yaml \) -exec sed -i \
-  -e "s#\"@SSH_PORT@\"#$ssh_port#" -e "s#@SSH_KEY@#$work/user_key#" \
+# The tests use 127.10-250.x.x for their clusters; this job takes 127.9.x.x and 127.8.x.x.
+sha=$(sha256sum "$here/tests/sandbox/installer/dcos_generate_config.sh" | cut -d' ' -f1)
+find "$repo" \( -name packer.json -o -name dcos-images.yaml -o -name '*.tfvars' \) -exec sed -i \
+  -e "s#\"@SSH_PORT@\"#$ssh_port#" -e "s#@SSH_KEY@#$work/user_key#" -e "s#@HTTP_PORT@#$http_port#" \
+  -e "s#@VPC_CIDR@#127.9.0.0/16#" -e "s#@INSTALLER_SHA256@#$sha#" \
   -e "s#@SANDBOX_SRC@#$here/tests/sandbox#" -e "s#@SANDBOX@#$work#" {} +
 git init -q --bare -b main "$work/remote.git"
 git -C "$repo" init -q -b main

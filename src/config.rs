@@ -120,7 +120,7 @@ elif command -v python3 >/dev/null 2>&1; then
 else
   (cd genconf/serve && exec nohup python -m SimpleHTTPServer {{port}}) >serve.log 2>&1 </dev/null &
 fi
-for i in $(seq 60); do curl -fsS -o /dev/null {{bootstrap_url}}/dcos_install.sh && exit 0; sleep 1; done
+for i in $(seq 60); do curl -fs -o /dev/null {{bootstrap_url}}/dcos_install.sh && exit 0; sleep 1; done
 echo "nothing serves {{bootstrap_url}}/dcos_install.sh" >&2; exit 1"#;
 
 /// DC/OS's advanced installation, step 5 and 6, on one node.

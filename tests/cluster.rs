@@ -664,3 +664,22 @@ fn cluster_up_installs_and_keeps_a_cluster_and_cluster_down_removes_it() {
     assert_eq!(sb.tagged_with_run("us-west-2", &run_id), Vec::<String>::new(), "EC2 shows nothing of the run");
     assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
 }
+
+#[test]
+fn an_installer_whose_checksum_differs_is_refused_on_the_bootstrap_node() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let profile = repo.join(BUILD_DIR).join("cluster_profile.tfvars");
+    let good = Sandbox::installer_sha256();
+    let bad: String = good.chars().rev().collect();
+    std::fs::write(&profile, std::fs::read_to_string(&profile).unwrap().replace(&good, &bad)).unwrap();
+    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "a wrong checksum"]);
+    let out = sb.qualify(&repo, &["--no-publish", BUILD_DIR]).status(3);
+    let j = journal(&sb);
+    let bootstrap = j["cluster"]["outputs"]["bootstrap_private_ip"].as_str().unwrap().to_owned();
+    assert!(out.stderr.contains(&format!("the DC/OS installation failed on the bootstrap {bootstrap}")), "{}", out.stderr);
+    assert!(out.stderr.contains("dcos_generate_config.sh: FAILED"), "sha256sum's own words: {}", out.stderr);
+    assert_eq!(sb.installed_nodes(j["run_id"].as_str().unwrap()), vec![], "no node installed from it");
+    assert_eq!(j["cluster"]["state"], "destroyed");
+    assert!(sb.live_instances("us-west-2").is_empty());
+}

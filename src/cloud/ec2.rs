@@ -104,6 +104,20 @@ impl Ec2 {
         self.alive_instances(region, filter, "list the run's instances").await
     }
 
+    /// Asks EC2 to terminate `ids` (what terraform's state lost track of).
+    pub async fn terminate_instances(&self, region: &str, ids: &[String]) -> Result<(), CloudError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.client(region)
+            .terminate_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, "terminate the run's instances", e))?;
+        Ok(())
+    }
+
     /// The instances `filter` selects that are neither terminated nor on their way.
     async fn alive_instances(&self, region: &str, filter: Filter, description: &str) -> Result<Vec<String>, CloudError> {
         let out =

@@ -261,6 +261,215 @@ pub fn registered_agents(stdout: &str) -> Option<usize> {
     stdout.lines().rev().find_map(|l| l.trim().parse().ok())
 }
 
+/// The stage, run: DC/OS's advanced installation over ssh.
+mod stage {
+    use super::super::run::{Run, StageError, StageErrorKind, Step};
+    use super::super::{cluster, join_all, plan::StageKind};
+    use crate::journal::StageState;
+    use crate::pipeline::install;
+    use crate::tools::process::{self, Finished, Stream};
+    use crate::tools::ssh::Ssh;
+    use crate::tools::ToolCall;
+    use std::io::{IsTerminal, Write};
+    use std::time::{Duration, Instant};
+
+    impl Run<'_> {
+        /// DC/OS's advanced installation over ssh (install.rs): genconf and the
+        /// installer on the bootstrap node, then the masters in parallel, then
+        /// all agents in parallel, then the wait until every master passes its
+        /// checks and every agent is registered. A failure names the node, its
+        /// role, the step and the end of its log.
+        pub(in crate::pipeline) async fn install_dcos(&mut self, outputs: &cluster::ClusterOutputs) -> Step<()> {
+            let t = self.begin(StageKind::InstallDcos);
+            match self.install_steps(outputs).await {
+                Ok(()) => {
+                    self.end(t, StageState::Ok, None);
+                    Ok(())
+                }
+                Err(e) => {
+                    let state = if e.kind == StageErrorKind::Interrupted { StageState::Interrupted } else { StageState::Failed };
+                    self.end(t, state, Some(e.message.clone()));
+                    Err(e)
+                }
+            }
+        }
+
+        pub(in crate::pipeline) async fn install_steps(&mut self, outputs: &cluster::ClusterOutputs) -> Step<()> {
+            let failed = |m: String| StageError::tool(m);
+            let install = &self.config.install;
+            let nodes = install::Nodes::of(outputs, self.config.ssh.connect_to).map_err(failed)?;
+            let ssh = Ssh::locate(self.ssh_config.clone(), &self.plan.run_dir).map_err(|e| failed(e.to_string()))?;
+            let user = self.plan.ssh_user.clone();
+            let dir = format!("{}/{}", install.bootstrap_dir.trim_end_matches('/'), self.plan.run_id);
+            let base = install::CommandVars {
+                dir: &dir,
+                installer: Some(&self.plan.installer),
+                bootstrap_ip: &nodes.bootstrap.private_ip,
+                port: install.bootstrap_port,
+                role: "",
+                node_ip: "",
+            };
+            let bootstrap_url = base.bootstrap_url();
+
+            // 1. The bootstrap node.
+            self.say(&format!(
+                "  bootstrap node {}: genconf, the installer ({}), serving {bootstrap_url}",
+                nodes.bootstrap.private_ip, self.plan.installer.url
+            ));
+            let config_yaml =
+                install::config_yaml(&self.plan.run_id, &bootstrap_url, &outputs.masters_private_ips, &self.config.dcos).map_err(failed)?;
+            let _ = std::fs::write(self.plan.run_dir.join("config.yaml"), &config_yaml);
+            let command = install::render("install.bootstrap_command", &install.bootstrap_command, &base)
+                .and_then(|c| install::bootstrap_script(&dir, &config_yaml, install::IP_DETECT_AWS, &c))
+                .map_err(failed)?;
+            let call = ssh.run("prepare the bootstrap node and run the DC/OS installer", &user, &nodes.bootstrap.address, &command);
+            self.remote_steps(vec![(nodes.bootstrap.clone(), "run the installer and serve genconf/serve", call)]).await?;
+
+            // 2. Masters, then 3. agents, each group in parallel.
+            for (group, members) in [("masters", &nodes.masters), ("agents", &nodes.agents)] {
+                if members.is_empty() {
+                    continue;
+                }
+                let mut calls = Vec::new();
+                for n in members.iter() {
+                    let vars = install::CommandVars { role: n.role.install_arg(), node_ip: &n.private_ip, ..base.clone() };
+                    let command = install::render("install.node_command", &install.node_command, &vars).map_err(failed)?;
+                    let call = ssh.run(&format!("install DC/OS on the {} {}", n.role.name(), n.private_ip), &user, &n.address, &command);
+                    calls.push((n.clone(), "install DC/OS with dcos_install.sh", call));
+                }
+                self.say(&format!("  {group}: {}", members.iter().map(|n| n.private_ip.as_str()).collect::<Vec<_>>().join(", ")));
+                self.check_interrupted(&format!("installing the {group}"))?;
+                self.remote_steps(calls).await?;
+            }
+
+            // 4. Up: every master's checks pass, every agent is registered.
+            self.wait_until_up(&ssh, &user, &nodes).await
+        }
+
+        /// Runs one remote step per node at once, each logged to
+        /// `install-<role>-<ip>.log`. The first failure (in node order) stops
+        /// the stage with the node, its role, the step and its log's last lines.
+        pub(in crate::pipeline) async fn remote_steps(&mut self, steps: Vec<(install::Node, &str, ToolCall)>) -> Step<()> {
+            let label = self.label.clone();
+            let run_dir = self.plan.run_dir.clone();
+            let runs = steps.iter().map(|(node, _, call)| {
+                let mut interrupts = self.interrupts.clone();
+                let log = run_dir.join(format!("install-{}.log", node.label()));
+                let prefix = format!("{label}[{}] ", node.label());
+                async move {
+                    let verbose = std::io::stderr().is_terminal();
+                    process::run_streaming(
+                        call,
+                        &log,
+                        &mut interrupts,
+                        0,
+                        process::StopWith::GroupTerm,
+                        Duration::from_secs(10),
+                        |stream, line| {
+                            if !line.trim().is_empty() && (verbose || stream == Stream::Stderr) {
+                                let _ = writeln!(std::io::stderr().lock(), "{prefix}{line}");
+                            }
+                        },
+                        |_| {},
+                    )
+                    .await
+                }
+            });
+            let results = join_all(runs).await;
+            if results.iter().any(|r| matches!(r, Ok(Finished::Interrupted))) {
+                return Err(StageError::interrupted("interrupted while installing DC/OS"));
+            }
+            for ((node, step, _), result) in steps.iter().zip(results) {
+                let why = match result {
+                    Ok(Finished::Exited { success: true, .. }) => continue,
+                    Ok(Finished::Exited { status, .. }) => status,
+                    Ok(Finished::Interrupted) => unreachable!("handled above"),
+                    Err(e) => e.to_string(),
+                };
+                let log = format!("install-{}.log", node.label());
+                return Err(StageError::tool(format!(
+                    "the DC/OS installation failed on the {} {} ({}): {step}: {why} (log: {log})\n{}",
+                    node.role.name(),
+                    node.private_ip,
+                    node.address,
+                    self.tail(&log)
+                )));
+            }
+            Ok(())
+        }
+
+        /// Polls `install.check_command` on every master and
+        /// `install.agents_command` on the first, until all pass and every agent
+        /// is registered, or `install.timeout_seconds` pass.
+        pub(in crate::pipeline) async fn wait_until_up(&mut self, ssh: &Ssh, user: &str, nodes: &install::Nodes) -> Step<()> {
+            let install = &self.config.install;
+            let expected = nodes.agents.len();
+            let timeout = Duration::from_secs(install.timeout_seconds);
+            let poll = Duration::from_secs(install.poll_seconds);
+            let start = Instant::now();
+            let mut last_said = String::new();
+            let mut interrupts = self.interrupts.clone();
+            loop {
+                let checks = nodes.masters.iter().map(|m| {
+                    let vars = install::CommandVars { node_ip: &m.private_ip, ..Default::default() };
+                    let call = install::render("install.check_command", &install.check_command, &vars)
+                        .map(|c| ssh.run(&format!("check the master {}", m.private_ip), user, &m.address, &c));
+                    async move {
+                        match call {
+                            Ok(call) => tokio::task::spawn_blocking(move || call.run_captured()).await.expect("check task").is_ok(),
+                            Err(_) => false,
+                        }
+                    }
+                });
+                let first = &nodes.masters[0];
+                let vars = install::CommandVars { node_ip: &first.private_ip, ..Default::default() };
+                let agents_call = install::render("install.agents_command", &install.agents_command, &vars)
+                    .map(|c| ssh.run("count the registered agents", user, &first.address, &c))
+                    .map_err(StageError::tool)?;
+                let poll_once = async {
+                    let healthy = join_all(checks).await.into_iter().filter(|ok| *ok).count();
+                    let agents = tokio::task::spawn_blocking(move || agents_call.run_captured())
+                        .await
+                        .expect("agents task")
+                        .ok()
+                        .and_then(|out| install::registered_agents(&out));
+                    (healthy, agents)
+                };
+                let (healthy, agents) = tokio::select! {
+                    r = poll_once => r,
+                    _ = interrupts.after(0) => return Err(StageError::interrupted("interrupted while waiting for DC/OS to come up")),
+                };
+                let elapsed = start.elapsed().as_secs();
+                let state = format!(
+                    "masters passing their checks: {healthy}/{}, agents registered: {}/{expected}",
+                    nodes.masters.len(),
+                    agents.map_or_else(|| "?".to_owned(), |a| a.to_string())
+                );
+                if healthy == nodes.masters.len() && agents == Some(expected) {
+                    self.say(&format!("  DC/OS is up after {elapsed} s: {state}"));
+                    return Ok(());
+                }
+                if start.elapsed() >= timeout {
+                    return Err(StageError::tool(
+                        format!(
+                            "DC/OS did not come up within {} s (install.timeout_seconds): {state}; on a master, `sudo journalctl -u dcos-mesos-master` and `{}` tell why",
+                            install.timeout_seconds, crate::config::DEFAULT_CHECK_COMMAND
+                        ),
+                    ));
+                }
+                if state != last_said {
+                    self.say(&format!("  [{elapsed:>5} s] waiting for DC/OS: {state}"));
+                    last_said = state;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = interrupts.after(0) => return Err(StageError::interrupted("interrupted while waiting for DC/OS to come up")),
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

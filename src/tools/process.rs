@@ -73,9 +73,10 @@ pub enum Finished {
 pub enum StopWith {
     /// SIGTERM to the whole group (packer: each plugin cleans up its part).
     GroupTerm,
-    /// SIGINT to the tool alone, which stops its plugins itself: terraform
-    /// finishes the creates in flight and records them in its state. Its
-    /// provider, signalled directly, would die mid-create and leak resources.
+    /// SIGINT to the tool alone, which stops its plugins itself and writes
+    /// its state. Its provider, signalled directly, would die mid-create and
+    /// leak more. (terraform still cancels the requests in flight: the
+    /// teardown finds what EC2 created unrecorded by the run's tag.)
     LeaderInterrupt,
 }
 

@@ -161,6 +161,12 @@ impl Sandbox {
         format!("file://{}", super::manifest_dir().join("tests/sandbox/installer/dcos_generate_config.sh").display())
     }
 
+    /// The stand-in installer's sha256 (`custom_dcos_download_sha256`).
+    pub fn installer_sha256() -> String {
+        let path = super::manifest_dir().join("tests/sandbox/installer/dcos_generate_config.sh");
+        must_run(Command::new("sha256sum").arg(&path), "sha256sum").split_whitespace().next().unwrap().to_owned()
+    }
+
     /// What the stand-in installer recorded of run `run_id`'s nodes:
     /// (private address, role, installed at) in the order they were installed.
     pub fn installed_nodes(&self, run_id: &str) -> Vec<(String, String, f64)> {
@@ -317,6 +323,7 @@ impl Sandbox {
                     .replace("\"@SSH_PORT@\"", &self.ssh_port.to_string())
                     .replace("@HTTP_PORT@", &self.http_port.to_string())
                     .replace("@VPC_CIDR@", &self.vpc_cidr(0))
+                    .replace("@INSTALLER_SHA256@", &Sandbox::installer_sha256())
                     .replace("@SSH_KEY@", self.dir.path().join("user_key").to_str().unwrap())
                     .replace("@SANDBOX_SRC@", super::manifest_dir().join("tests/sandbox").to_str().unwrap())
                     .replace("@SANDBOX@", self.dir.path().to_str().unwrap());

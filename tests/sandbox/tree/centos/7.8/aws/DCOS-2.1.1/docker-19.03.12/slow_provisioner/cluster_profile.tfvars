@@ -11,4 +11,5 @@ admin_ips    = ["127.0.0.0/8"]
 ssh_key_name = "dcos-images-sandbox"
 
 # The sandbox's stand-in DC/OS installer (tests/sandbox/installer).
-custom_dcos_download_path = "file://@SANDBOX_SRC@/installer/dcos_generate_config.sh"
+custom_dcos_download_path   = "file://@SANDBOX_SRC@/installer/dcos_generate_config.sh"
+custom_dcos_download_sha256 = "@INSTALLER_SHA256@"
