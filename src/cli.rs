@@ -155,6 +155,7 @@ pub enum ClusterCommand {
     /// the directory's profile, install DC/OS, and keep it: no build, no
     /// tests, nothing published, nothing tracked changed.
     Up {
+        /// The build directory whose profile and qualified images the cluster uses.
         build_dir: PathBuf,
         /// The image of a region, over dcos_images.yaml (repeatable): REGION=AMI.
         #[arg(long, value_name = "REGION=AMI", value_parser = parse_image)]
@@ -169,6 +170,7 @@ pub enum ClusterCommand {
     },
     /// Destroy a cluster made by `cluster up` (any run's, in fact), and check in EC2.
     Down {
+        /// The run id `cluster up` printed (`dcos-images runs` lists them).
         run_id: String,
         /// Parent directory of the run directories (default: $XDG_STATE_HOME/dcos-images/runs).
         #[arg(long, value_name = "DIR")]
