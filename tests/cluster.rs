@@ -49,7 +49,7 @@ fn publish_after_integration_tests_when_they_pass() {
     assert!(out.stderr.contains("integration tests: 3 passed, 0 failed, 0 skipped"), "{}", out.stderr);
     check_reports(&journal(&sb), &std::fs::read_to_string(&step_summary).unwrap());
     let j = journal(&sb);
-    assert_dry_run_matched(&dry, &j);
+    common::assert_dry_run_matched(&dry, &j);
     let order: Vec<&str> = j["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     let pos = |n: &str| order.iter().position(|x| *x == n).unwrap();
     assert!(pos("integration_tests") < pos("publish") && pos("publish") < pos("teardown"), "{order:?}");
@@ -123,7 +123,7 @@ fn never_tests_the_recorded_images_without_building() {
     let dry = dry_run(&sb, &repo, &[BUILD_DIR]);
     std::fs::remove_dir_all(sb.run_dir()).unwrap();
     let out = sb.qualify(&repo, &[BUILD_DIR]).status(0);
-    assert_dry_run_matched(&dry, &journal(&sb));
+    common::assert_dry_run_matched(&dry, &journal(&sb));
     assert!(!out.stderr.contains("==> build the image with packer"), "{}", out.stderr);
     assert_eq!(sb.own_images("us-west-2"), vec![], "never builds nothing");
     let j = journal(&sb);
@@ -292,7 +292,7 @@ fn the_default_step_publishes_after_dcos_installation_and_framework_tests_report
     let dry = dry_run(&sb, &repo, &[BUILD_DIR]);
     std::fs::remove_dir_all(sb.run_dir()).unwrap();
     let out = sb.qualify(&repo, &[BUILD_DIR]).status(1);
-    assert_dry_run_matched(&dry, &journal(&sb));
+    common::assert_dry_run_matched(&dry, &journal(&sb));
     assert!(out.stderr.contains("integration tests: 3 passed, 0 failed"), "{}", out.stderr);
     assert!(
         out.stderr.contains("framework tests: 1 passed, 1 failed, 0 skipped (failed: test_cluster::test_deliberately_failing)"),
@@ -568,31 +568,6 @@ fn sigint_while_dcos_installs_destroys_the_cluster_and_exits_130() {
     assert_eq!(stage("install_dcos"), "interrupted");
     assert_eq!(j["cluster"]["state"], "destroyed");
     assert_eq!(sb.tagged_with_run("us-west-2", j["run_id"].as_str().unwrap()), Vec::<String>::new());
-}
-
-/// What `--dry-run` printed a run would do is what the run did: the same
-/// stages in the same order, each run or skipped alike (`terraform plan` is
-/// the dry run's own; "dry run" skips are what a run executes).
-fn assert_dry_run_matched(dry: &serde_json::Value, real: &serde_json::Value) {
-    let stages = |j: &serde_json::Value| -> Vec<(String, bool)> {
-        j["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["name"] != "terraform_plan")
-            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["state"] != "skipped" || s["detail"] == "dry run"))
-            .collect()
-    };
-    let runs = |j: &serde_json::Value| -> Vec<(String, bool)> {
-        j["stages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["name"] != "terraform_plan")
-            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["state"] != "skipped"))
-            .collect()
-    };
-    assert_eq!(stages(dry), runs(real), "the dry run's plan is not what the run did");
 }
 
 /// `qualify --dry-run` with `args`: its journal.

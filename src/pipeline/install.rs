@@ -409,23 +409,28 @@ mod stage {
             let start = Instant::now();
             let mut last_said = String::new();
             let mut interrupts = self.interrupts.clone();
-            loop {
-                let checks = nodes.masters.iter().map(|m| {
+            // The commands are the same at every poll: rendered once.
+            let check_calls = nodes
+                .masters
+                .iter()
+                .map(|m| {
                     let vars = install::CommandVars { node_ip: &m.private_ip, ..Default::default() };
-                    let call = install::render("install.check_command", &install.check_command, &vars)
-                        .map(|c| ssh.run(&format!("check the master {}", m.private_ip), user, &m.address, &c));
-                    async move {
-                        match call {
-                            Ok(call) => tokio::task::spawn_blocking(move || call.run_captured()).await.expect("check task").is_ok(),
-                            Err(_) => false,
-                        }
-                    }
-                });
-                let first = &nodes.masters[0];
-                let vars = install::CommandVars { node_ip: &first.private_ip, ..Default::default() };
-                let agents_call = install::render("install.agents_command", &install.agents_command, &vars)
-                    .map(|c| ssh.run("count the registered agents", user, &first.address, &c))
-                    .map_err(StageError::tool)?;
+                    install::render("install.check_command", &install.check_command, &vars)
+                        .map(|c| ssh.run(&format!("check the master {}", m.private_ip), user, &m.address, &c))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StageError::tool)?;
+            let first = &nodes.masters[0];
+            let vars = install::CommandVars { node_ip: &first.private_ip, ..Default::default() };
+            let agents_call = install::render("install.agents_command", &install.agents_command, &vars)
+                .map(|c| ssh.run("count the registered agents", user, &first.address, &c))
+                .map_err(StageError::tool)?;
+            loop {
+                let checks = check_calls
+                    .iter()
+                    .cloned()
+                    .map(|call| async move { tokio::task::spawn_blocking(move || call.run_captured()).await.expect("check task").is_ok() });
+                let agents_call = agents_call.clone();
                 let poll_once = async {
                     let healthy = join_all(checks).await.into_iter().filter(|ok| *ok).count();
                     let agents = tokio::task::spawn_blocking(move || agents_call.run_captured())

@@ -140,3 +140,19 @@ pub fn interrupt_and_wait(child: &mut std::process::Child, limit: std::time::Dur
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// What `--dry-run` planned (its journal) is what the run did (its journal):
+/// the same stages in the same order, each run or skipped alike. `terraform
+/// plan` is the dry run's own; a "dry run" skip is a stage a run executes.
+pub fn assert_dry_run_matched(dry: &serde_json::Value, real: &serde_json::Value) {
+    let stages = |j: &serde_json::Value, dry: bool| -> Vec<(String, bool)> {
+        j["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["name"] != "terraform_plan")
+            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["state"] != "skipped" || (dry && s["detail"] == "dry run")))
+            .collect()
+    };
+    assert_eq!(stages(dry, true), stages(real, false), "the dry run's plan is not what the run did");
+}
