@@ -422,12 +422,13 @@ impl Run<'_> {
             },
         );
         write_json(&self.plan.run_dir.join(PACKER), &rendered)?;
+        // The built-in module once per run; apply renders only the root module again.
+        cluster::write_builtin_module(&self.config.cluster, &self.plan.run_dir.join("cluster"))?;
         self.render_cluster(image)
     }
 
     pub(super) fn render_cluster(&self, image: &str) -> Result<(), String> {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|s| !s.is_empty());
-        cluster::write_builtin_module(&self.config.cluster, &self.plan.run_dir.join("cluster"))?;
         let module = cluster::RootModule {
             config: &self.config.cluster,
             root: self.root,
