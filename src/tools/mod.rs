@@ -89,12 +89,8 @@ impl ToolCall {
     /// keeps the tool's own words (stderr, else stdout: packer validate prints
     /// its errors on stdout).
     pub fn run_captured(&self) -> Result<String, ToolError> {
-        let out = std::process::Command::new(&self.program)
-            .args(&self.args)
-            .current_dir(&self.cwd)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|source| ToolError::Spawn { program: self.display(), description: self.description.clone(), source })?;
+        let out =
+            capture(self).map_err(|source| ToolError::Spawn { program: self.display(), description: self.description.clone(), source })?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if out.status.success() {
             return Ok(stdout);
@@ -108,4 +104,59 @@ impl ToolCall {
             stderr: said.lines().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n"),
         })
     }
+}
+
+/// What a finished tool printed. Its exit ends the wait, not the end of its
+/// output: a grandchild holding the pipes (an ssh ControlPersist master) gets
+/// [`process::DRAIN`] to finish, then is no longer listened to.
+fn capture(call: &ToolCall) -> std::io::Result<std::process::Output> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(&call.program)
+        .args(&call.args)
+        .current_dir(&call.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (tx, rx) = std::sync::mpsc::channel::<(bool, Option<Vec<u8>>)>();
+    let pipes: [(bool, Option<Box<dyn Read + Send>>); 2] = [
+        (true, child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
+        (false, child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
+    ];
+    for (is_stdout, pipe) in pipes {
+        let Some(mut pipe) = pipe else { continue };
+        let tx = tx.clone();
+        // Chunks, not read_to_end: what came before the drain ends is kept.
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send((is_stdout, None));
+                        return;
+                    }
+                    Ok(n) => {
+                        if tx.send((is_stdout, Some(chunk[..n].to_vec()))).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    drop(tx);
+    let status = child.wait()?;
+    let drain_until = std::time::Instant::now() + process::DRAIN;
+    let (mut stdout, mut stderr, mut open) = (Vec::new(), Vec::new(), 2);
+    while open > 0 {
+        let left = drain_until.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((true, Some(bytes))) => stdout.extend_from_slice(&bytes),
+            Ok((false, Some(bytes))) => stderr.extend_from_slice(&bytes),
+            Ok((_, None)) => open -= 1,
+            Err(_) => break,
+        }
+    }
+    Ok(std::process::Output { status, stdout, stderr })
 }
