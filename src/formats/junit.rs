@@ -36,8 +36,11 @@ pub fn parse(xml: &str) -> Result<TestSummary, String> {
         let (body, next) = if self_closing {
             ("", &rest[open_end + 1..])
         } else {
-            let close = rest.find("</testcase>").ok_or("a <testcase> has no </testcase>")?;
-            (&rest[open_end + 1..close], &rest[close + "</testcase>".len()..])
+            // Searched after the tag: a `</testcase>` inside an attribute must
+            // not end the element before it starts.
+            let body_start = open_end + 1;
+            let close = rest[body_start..].find("</testcase>").ok_or("a <testcase> has no </testcase>")? + body_start;
+            (&rest[body_start..close], &rest[close + "</testcase>".len()..])
         };
         let name = match (attr(tag, "classname"), attr(tag, "name")) {
             (Some(c), Some(n)) if !c.is_empty() => format!("{c}::{n}"),
@@ -62,6 +65,13 @@ pub fn parse(xml: &str) -> Result<TestSummary, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_end_tag_inside_an_attribute_is_an_error_not_a_panic() {
+        assert!(super::parse(r#"<testsuite><testcase name="</testcase>">"#).is_err());
+        let s = super::parse(r#"<testsuite><testcase name="a>b"></testcase></testsuite>"#).unwrap();
+        assert_eq!(s.total(), 1);
+    }
+
     #[test]
     fn counts_like_pytest_reports() {
         let xml = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="4">
