@@ -95,6 +95,10 @@ pub enum Command {
         /// Leave the cluster running and print how to reach and destroy it.
         #[arg(long)]
         keep_cluster: bool,
+        /// Keep the images of a run that fails (by default they are
+        /// deregistered, with their snapshots, in every region).
+        #[arg(long)]
+        keep_images: bool,
         /// Build directories qualified at once, each with its own run directory.
         #[arg(long, default_value_t = 1, value_name = "N")]
         jobs: usize,
@@ -115,10 +119,47 @@ pub enum Command {
     /// directory's qualified images, keep it, remove it.
     #[command(subcommand, after_help = EXIT_CODES)]
     Cluster(ClusterCommand),
-    /// Destroy the cluster of a run, from its journal (also when its process died).
+    /// Remove everything a run left in EC2, from its journal (also when its
+    /// process died): the tool it left running is stopped, terraform destroys
+    /// its state, and EC2 removes whatever else carries the run's tag, images
+    /// of a run that did not end well included. Exit 0 only when EC2 shows
+    /// nothing of the run.
+    #[command(after_help = EXIT_CODES)]
     Destroy {
-        run_id: String,
+        /// The runs (`dcos-images runs` lists them).
+        #[arg(required_unless_present = "all", value_name = "RUN_ID")]
+        run_ids: Vec<String>,
+        /// Every run of the run directory that may have left something
+        /// (died, or its cluster not known destroyed; kept clusters stay):
+        /// what CI runs when a job is cancelled.
+        #[arg(long, conflicts_with = "run_ids")]
+        all: bool,
+        /// Keep the runs' images whatever became of the runs.
+        #[arg(long)]
+        keep_images: bool,
         /// Parent directory of the run directories (default: $XDG_STATE_HOME/dcos-images/runs).
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<PathBuf>,
+    },
+    /// The janitor: remove what dcos-images tagged in EC2 and no run needs:
+    /// older than --older-than, its run not running (per the run directory),
+    /// not kept (dcos-images:keep-until in the future), images neither
+    /// published nor qualified nor listed in any dcos_images.yaml of the tree.
+    #[command(after_help = EXIT_CODES)]
+    Gc {
+        /// Only what is older than this (from its run id's time): 90m, 6h, 2d.
+        #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = parse_duration)]
+        older_than: std::time::Duration,
+        /// A region to clean (repeatable; default: every region the tree's packer templates build in).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Print what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The run directory whose running runs are left alone (default: $XDG_STATE_HOME/dcos-images/runs).
         #[arg(long, value_name = "DIR")]
         run_dir: Option<PathBuf>,
     },
@@ -347,7 +388,20 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             };
             crate::migrate::run(&inv.root, &tree, &dirs, *check)
         }
-        Command::Destroy { run_id, run_dir } => crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id),
+        Command::Destroy { run_ids, all, keep_images, run_dir } => {
+            crate::pipeline::destroy_runs(&run_root(run_dir.as_deref())?, run_ids, *all, *keep_images)
+        }
+        Command::Gc { older_than, regions, dry_run, json, run_dir } => {
+            let tree = inv.load_tree()?;
+            let opts = crate::gc::GcOptions {
+                older_than: *older_than,
+                regions: regions.clone(),
+                dry_run: *dry_run,
+                json: *json,
+                run_root: run_root(run_dir.as_deref())?,
+            };
+            crate::gc::run_blocking(&tree, &opts)
+        }
         Command::Qualify {
             build_dirs,
             dry_run,
@@ -355,6 +409,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             run_dir,
             publish_branch,
             keep_cluster,
+            keep_images,
             jobs,
             keyword,
             tests,
@@ -370,6 +425,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 run_root,
                 publish_branch: publish_branch.clone(),
                 keep_cluster: *keep_cluster,
+                keep_images: *keep_images,
                 jobs: *jobs,
                 selection: crate::pipeline::test_command::Selection { keyword: keyword.clone(), tests: tests.clone() },
                 build_url: build_url.clone(),
@@ -387,6 +443,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 run_root: run_root(run_dir.as_deref())?,
                 publish_branch: None,
                 keep_cluster: false,
+                keep_images: false,
                 jobs: 1,
                 selection: crate::pipeline::test_command::Selection::default(),
                 build_url: None,
@@ -396,7 +453,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
         }
         Command::Cluster(ClusterCommand::Down { run_id, run_dir }) => {
-            crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id)
+            crate::pipeline::destroy_blocking(&run_root(run_dir.as_deref())?, run_id, false)
         }
         Command::Runs { run_dir, json } => {
             let runs = crate::journal::all(&run_root(run_dir.as_deref())?);

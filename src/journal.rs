@@ -91,6 +91,14 @@ pub struct Journal {
     pub exit_code: Option<u8>,
     pub stages: Vec<StageRecord>,
     pub images: BTreeMap<String, String>,
+    /// Every region the run may create resources in (packer's and the
+    /// cluster's): where `destroy` looks for what it left.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// The images of a run that failed, deregistered with their snapshots
+    /// (unless `--keep-images`).
+    #[serde(default)]
+    pub images_removed: bool,
     pub error: Option<String>,
     #[serde(default)]
     pub cluster: Option<ClusterRecord>,
@@ -119,6 +127,8 @@ impl Journal {
             exit_code: None,
             stages: Vec::new(),
             images: BTreeMap::new(),
+            regions: Vec::new(),
+            images_removed: false,
             error: None,
             cluster: None,
             integration_tests: None,
@@ -183,6 +193,24 @@ impl Journal {
 
     pub fn load(run_dir: &Path) -> Option<Journal> {
         serde_json::from_str(&std::fs::read_to_string(run_dir.join(FILE_NAME)).ok()?).ok()
+    }
+
+    /// Whether the run published its images (they are in a dcos_images.yaml).
+    pub fn published(&self) -> bool {
+        self.stages.iter().any(|s| s.name == "publish" && s.state == StageState::Ok)
+    }
+
+    /// Whether the run's images are worth keeping: it published them, or it
+    /// ended well (qualified, built with `--no-publish`, a cluster up).
+    pub fn images_wanted(&self) -> bool {
+        self.published() || matches!(self.state, RunState::Qualified | RunState::Built | RunState::Up | RunState::Planned)
+    }
+
+    /// Whether `destroy --all` should look at the run: it died (its tool and
+    /// cluster may live on), or its cluster is not known to be destroyed
+    /// (kept clusters are kept on purpose).
+    pub fn may_have_left_something(&self) -> bool {
+        self.died() || self.cluster.as_ref().is_some_and(|c| c.state.may_be_alive() && c.state != ClusterState::Kept)
     }
 
     /// A `running` journal whose process is gone: the run died.

@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod formats;
 pub mod fsutil;
+pub mod gc;
 pub mod github;
 pub mod journal;
 pub mod migrate;

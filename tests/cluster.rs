@@ -90,6 +90,19 @@ fn a_failing_selected_test_exits_1_publishes_nothing_and_destroys_the_cluster() 
     assert_eq!(j["integration_tests"]["failed_names"], serde_json::json!(["test_cluster::test_deliberately_failing"]));
     assert_eq!(j["cluster"]["state"], "destroyed");
     assert!(sb.live_instances("us-west-2").is_empty());
+    // The images it built are not qualified: gone, with their snapshots, in both regions.
+    let run_id = j["run_id"].as_str().unwrap();
+    assert!(
+        out.stderr.contains("==> deregister the images of this failed run, with their snapshots, in us-east-1, us-west-2"),
+        "{}",
+        out.stderr
+    );
+    for region in ["us-west-2", "us-east-1"] {
+        assert_eq!(sb.tagged_with_run(region, run_id), Vec::<String>::new(), "{region}");
+    }
+    assert_eq!(j["images_removed"], true);
+    let report = std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("report.md")).unwrap();
+    assert!(report.contains("**Not qualified**: these images were deregistered"), "{report}");
 }
 
 #[test]
@@ -529,13 +542,24 @@ fn a_cluster_that_never_comes_up_times_out_and_is_destroyed() {
         std::fs::read_to_string(&cfg).unwrap().replace("  timeout_seconds: 60\n", "  timeout_seconds: 3\n  agents_command: echo 0\n");
     std::fs::write(&cfg, text).unwrap();
     set_config(&repo, "publish_dcos_images_after: dcos_installation\nrun_framework_tests: false\n");
-    let out = sb.qualify(&repo, &[BUILD_DIR]).status(3);
+    let out = sb.qualify(&repo, &["--keep-images", BUILD_DIR]).status(3);
     assert!(out.stderr.contains("DC/OS did not come up within 3 s (install.timeout_seconds)"), "{}", out.stderr);
     assert!(out.stderr.contains("masters passing their checks: 1/1, agents registered: 0/3"), "{}", out.stderr);
     let j = journal(&sb);
     assert_eq!(j["cluster"]["state"], "destroyed");
     assert_eq!(remote_commits(&sb), "1", "nothing published");
     assert!(sb.live_instances("us-west-2").is_empty());
+    // --keep-images: the images stay registered in both regions, marked as not qualified.
+    let run_id = j["run_id"].as_str().unwrap();
+    for region in ["us-west-2", "us-east-1"] {
+        let left = sb.tagged_with_run(region, run_id);
+        assert!(
+            left.iter().any(|r| r.starts_with("image ")) && left.iter().all(|r| r.starts_with("image ") || r.starts_with("snapshot ")),
+            "{region}: {left:?}"
+        );
+    }
+    let report = std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("report.md")).unwrap();
+    assert!(report.contains("**Not qualified**: these images are kept (`--keep-images`)"), "{report}");
 }
 
 #[test]

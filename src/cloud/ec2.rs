@@ -36,7 +36,7 @@ impl Ec2 {
         aws_sdk_ec2::Client::from_conf(b.build())
     }
 
-    fn api_err<E: std::error::Error>(region: &str, description: &str, e: E) -> CloudError {
+    pub(crate) fn api_err<E: std::error::Error>(region: &str, description: &str, e: E) -> CloudError {
         CloudError::Api { region: region.to_owned(), description: description.to_owned(), message: DisplayErrorContext(e).to_string() }
     }
 

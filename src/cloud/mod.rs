@@ -2,3 +2,4 @@
 //! checked against EC2 itself.
 
 pub mod ec2;
+pub mod sweep;

@@ -38,7 +38,7 @@ use run::Run;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use teardown::destroy_blocking;
+pub use teardown::{destroy_blocking, destroy_runs};
 
 #[derive(Debug, Clone)]
 pub struct QualifyOptions {
@@ -46,6 +46,8 @@ pub struct QualifyOptions {
     pub dry_run: bool,
     pub no_publish: bool,
     pub keep_cluster: bool,
+    /// Keep the images of a run that fails (`--keep-images`).
+    pub keep_images: bool,
     pub jobs: usize,
     /// Parent of the run directories.
     pub run_root: PathBuf,
@@ -82,7 +84,7 @@ pub fn default_run_root() -> PathBuf {
     state.join("dcos-images/runs")
 }
 
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -136,6 +138,15 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     let publish_lock = tokio::sync::Mutex::new(());
     let jobs = tokio::sync::Semaphore::new(opts.jobs.max(1));
     let runs = dirs.iter().zip(&plans).map(|(d, plan)| {
+        let mut journal =
+            Journal::start(&plan.run_id, &plan.build_dir, root, &plan.run_dir, plan.config.publish_dcos_images_after.as_str());
+        // Where the run may create anything: what `destroy` searches.
+        let mut regions: Vec<String> =
+            d.packer.value().map(|t| t.builders.iter().flat_map(|b| b.image_regions()).collect()).unwrap_or_default();
+        regions.push(plan.cluster_region.clone());
+        regions.sort();
+        regions.dedup();
+        journal.regions = regions;
         let mut run = Run {
             root,
             d,
@@ -146,7 +157,7 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
             publish_lock: &publish_lock,
             ec2: ec2.as_ref(),
             interrupts: interrupts.clone(),
-            journal: Journal::start(&plan.run_id, &plan.build_dir, root, &plan.run_dir, plan.config.publish_dcos_images_after.as_str()),
+            journal,
             label: if label { format!("{} ", short(&plan.build_dir)) } else { String::new() },
             ssh_config: ssh_config.clone(),
             apply_started: false,

@@ -20,7 +20,14 @@ pub struct RenderInputs<'a> {
     pub manifest: &'a Path,
     /// `AWS_ENDPOINT_URL_EC2`, when set: the emulator or LocalStack.
     pub ec2_endpoint: Option<&'a str>,
+    /// Tagged on everything packer creates, from the moment it exists: a
+    /// build that is killed still leaves nothing `destroy RUN_ID` cannot find.
+    pub run_id: &'a str,
 }
+
+/// The builder options whose tags land on what packer creates: the image,
+/// the builder instance, its volumes and the image's snapshots.
+const TAGGED_BY_PACKER: [&str; 4] = ["tags", "run_tags", "run_volume_tags", "snapshot_tags"];
 
 pub fn render(template: &PackerTemplate, inputs: &RenderInputs) -> Value {
     let mut t = template.clone();
@@ -39,6 +46,21 @@ pub fn render(template: &PackerTemplate, inputs: &RenderInputs) -> Value {
         }
     }
     let mut doc = t.document().clone();
+    for builder in doc.get_mut("builders").and_then(Value::as_array_mut).into_iter().flatten() {
+        if !builder.get("type").and_then(Value::as_str).is_some_and(|t| t.starts_with("amazon-")) {
+            continue;
+        }
+        for key in TAGGED_BY_PACKER {
+            let tags =
+                builder.as_object_mut().and_then(|b| b.entry(key).or_insert_with(|| Value::Object(Default::default())).as_object_mut());
+            // A template's own value that is not a map (a user variable) is
+            // left as it is: packer would reject a merge of the two.
+            if let Some(tags) = tags {
+                tags.insert(crate::cloud::sweep::RUN_ID_TAG.to_owned(), Value::String(inputs.run_id.to_owned()));
+                tags.insert("dcos-images:build-dir".to_owned(), Value::String(inputs.description.to_owned()));
+            }
+        }
+    }
     let abs = |v: &mut Value| {
         if let Some(s) = v.as_str() {
             if !s.contains("{{") && !Path::new(s).is_absolute() {

@@ -6,6 +6,7 @@ use super::plan::{Plan, Stage, StageKind};
 use super::publish::{PublishTarget, Results};
 use super::{cluster, join_all, render, summary, test_command, write_json, QualifyOptions, IMAGE_TIMEOUT};
 use crate::cloud::ec2::Ec2;
+use crate::cloud::sweep;
 use crate::config::RootConfig;
 use crate::error::exit;
 use crate::formats::dcos_images::DcosImages;
@@ -221,6 +222,8 @@ impl Run<'_> {
                 error = Some(m);
             }
         }
+        self.journal.state = state;
+        self.settle_images().await;
         if state == RunState::Qualified {
             let tests = match &self.journal.integration_tests {
                 Some(t) => format!("; integration tests: {} passed, {} skipped", t.passed, t.skipped),
@@ -230,6 +233,44 @@ impl Run<'_> {
         }
         self.journal.finish(state, code, error);
         code
+    }
+
+    /// The run's images, once it has ended: those of a run that qualified
+    /// them are tagged so (the janitor leaves them); those of a run that did
+    /// not, and did not publish them, are deregistered with their snapshots
+    /// in every region, unless `--keep-images`.
+    async fn settle_images(&mut self) {
+        let built = self.journal.stages.iter().any(|s| s.name == StageKind::PackerBuild.name() && s.state != StageState::Skipped);
+        let Some(ec2) = self.ec2.filter(|_| built && !self.opts.dry_run) else { return };
+        if matches!(self.journal.state, RunState::Qualified | RunState::Built) {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            for (region, image) in &self.journal.images {
+                if let Err(e) = ec2.tag(region, image, &[(sweep::QUALIFIED_TAG, &now)]).await {
+                    self.say(&format!("warning: cannot tag {image} as qualified: {e}"));
+                }
+            }
+            return;
+        }
+        if self.journal.images_wanted() {
+            return;
+        }
+        if self.opts.keep_images {
+            self.say("the images of this run are kept (--keep-images); they are not qualified");
+            return;
+        }
+        self.say(&format!("==> deregister the images of this failed run, with their snapshots, in {}", self.journal.regions.join(", ")));
+        let regions = self.journal.regions.clone();
+        let say = |l: &str| self.say(l);
+        match sweep::clean_run(ec2, &regions, &self.plan.run_id, sweep::Scope::Images, &say).await {
+            Ok(left) if left.is_empty() => {
+                self.journal.images_removed = true;
+            }
+            Ok(left) => {
+                let left: Vec<String> = left.iter().map(ToString::to_string).collect();
+                self.say(&format!("warning: images of the run are still registered: {}", left.join(", ")));
+            }
+            Err(e) => self.say(&format!("warning: cannot remove the images of the run: {e}")),
+        }
     }
 
     /// Walks the plan: every stage runs, or is skipped for the reason the
@@ -419,6 +460,7 @@ impl Run<'_> {
                 build_dir: &self.d.dir.abs,
                 manifest,
                 ec2_endpoint: endpoint.as_deref(),
+                run_id: &self.plan.run_id,
             },
         );
         write_json(&self.plan.run_dir.join(PACKER), &rendered)?;
@@ -519,6 +561,16 @@ impl Run<'_> {
                     Ok(()) => {
                         self.end(t, StageState::Ok, None);
                         println!("{}published {}: {}", self.label, self.plan.build_dir, summary(&self.journal.images));
+                        // In a dcos_images.yaml now, maybe of a branch not merged
+                        // yet: the janitor never removes them.
+                        if let Some(ec2) = self.ec2 {
+                            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                            for (region, image) in &self.journal.images {
+                                if let Err(e) = ec2.tag(region, image, &[(sweep::PUBLISHED_TAG, &now)]).await {
+                                    self.say(&format!("warning: cannot tag {image} as published: {e}"));
+                                }
+                            }
+                        }
                         Ok(())
                     }
                     Err(m) => {

@@ -6,6 +6,7 @@ use super::plan::StageKind;
 use super::run::Run;
 use super::runtime;
 use crate::cloud::ec2::Ec2;
+use crate::cloud::sweep;
 use crate::error::{exit, Error};
 use crate::journal::{ClusterState, Journal, RunState, StageState};
 use crate::tools::process::{self, Finished, Interrupts};
@@ -69,6 +70,7 @@ impl Run<'_> {
         let handled = handled_before_teardown.max(1);
         let call = self.stage(StageKind::Teardown).call.clone().expect("destroy has a call");
         let finished = self.streamed(&call, "terraform-destroy.log", handled, Duration::ZERO).await;
+        let finished_interrupted = matches!(finished, Ok(Finished::Interrupted));
         let destroyed = match finished {
             Ok(Finished::Exited { success: true, .. }) => Ok(()),
             Ok(Finished::Exited { status, .. }) => {
@@ -77,24 +79,35 @@ impl Run<'_> {
             Ok(Finished::Interrupted) => Err("terraform destroy was stopped by a second interrupt".to_owned()),
             Err(e) => Err(e.to_string()),
         };
-        let alive = self.alive_instances().await;
-        match (destroyed, alive) {
-            (Ok(()), Ok(alive)) if alive.is_empty() => {
+        // A second signal means "stop now": no EC2 cleanup either (on AWS it
+        // waits minutes for instances to go); `destroy RUN_ID` does it later.
+        let left = match finished_interrupted {
+            true => Err("the cleanup through EC2 did not run".to_owned()),
+            false => self.leftovers().await,
+        };
+        match (destroyed, left) {
+            (Ok(()), Ok(left)) if left.is_empty() => {
                 self.end(t, StageState::Ok, None);
                 self.journal.set_cluster_state(ClusterState::Destroyed);
                 Ok(())
             }
-            (destroyed, alive) => {
+            // What terraform could not remove, EC2 did: the cluster is gone.
+            (Err(e), Ok(left)) if left.is_empty() => {
+                self.say(&format!("warning: {e}\nnothing of the run is left in EC2: the cluster is gone"));
+                self.end(t, StageState::Ok, Some(format!("terraform destroy failed; EC2 removed the rest: {e}")));
+                self.journal.set_cluster_state(ClusterState::Destroyed);
+                Ok(())
+            }
+            (destroyed, left) => {
                 let mut m = String::new();
                 if let Err(e) = destroyed {
                     m.push_str(&e);
                     m.push('\n');
                 }
-                match alive {
-                    Ok(a) if !a.is_empty() => {
-                        m.push_str(&format!("THESE INSTANCES ARE STILL RUNNING in {}: {}\n", self.plan.cluster_region, a.join(", ")))
-                    }
-                    Err(e) => m.push_str(&format!("cannot ask EC2 whether the instances are gone: {e}\n")),
+                match left {
+                    Ok(left) if !left.is_empty() => m.push_str(&format!("STILL IN EC2: {}\n", left.join(", "))),
+                    Err(e) if finished_interrupted => m.push_str(&format!("{e}\n")),
+                    Err(e) => m.push_str(&format!("cannot ask EC2 what is left of the run: {e}\n")),
                     _ => {}
                 }
                 m.push_str(&format!("clean up with: {by_hand}"));
@@ -105,44 +118,56 @@ impl Run<'_> {
         }
     }
 
-    /// Every instance of the run still alive: those the state held, and those
-    /// tagged with the run id (an interrupted create can miss the state).
-    pub(super) async fn alive_instances(&self) -> Result<Vec<String>, String> {
+    /// What is left of the cluster after terraform's destroy, once EC2 itself
+    /// has removed what it could. The run's images stay (publishing or
+    /// discarding them comes later).
+    pub(super) async fn leftovers(&self) -> Result<Vec<String>, String> {
         let Some(c) = &self.journal.cluster else { return Ok(Vec::new()) };
         let ec2 = self.ec2.expect("EC2 is loaded for real runs");
-        finish_the_job(ec2, &c.region, &c.instance_ids, &self.plan.run_id, |l| self.say(l)).await
+        let regions = [c.region.clone()];
+        finish_the_job(ec2, &regions, Some(&c.region), &c.instance_ids, &self.plan.run_id, sweep::Scope::AllButImages, &|l| self.say(l))
+            .await
     }
 }
 
-/// After terraform's destroy: whatever instance of the run EC2 still shows
-/// (an interrupted create can leave instances terraform's state never held)
-/// is terminated through EC2 itself, then EC2 is asked again. What is left
-/// alive after that is the caller's teardown failure.
-async fn finish_the_job(ec2: &Ec2, region: &str, ids: &[String], run_id: &str, say: impl Fn(&str)) -> Result<Vec<String>, String> {
-    let left = alive(ec2, region, ids, run_id).await?;
-    if left.is_empty() {
-        return Ok(left);
-    }
-    say(&format!("terraform left {} instance(s) of the run running ({}): terminating them through EC2", left.len(), left.join(", ")));
-    ec2.terminate_instances(region, &left).await.map_err(|e| e.to_string())?;
-    let start = std::time::Instant::now();
-    loop {
-        let left = alive(ec2, region, ids, run_id).await?;
-        if left.is_empty() || start.elapsed() > Duration::from_secs(600) {
-            return Ok(left);
+/// After terraform's destroy: whatever EC2 still shows of the run in
+/// `regions` (an interrupted create, a lost state, a killed packer) is
+/// removed through EC2 itself, in dependency order, then EC2 is asked again.
+/// `state_ids` are the instances terraform's state held, checked by id too
+/// (a custom module may not tag them). What is left is named in the result.
+async fn finish_the_job(
+    ec2: &Ec2,
+    regions: &[String],
+    cluster_region: Option<&str>,
+    state_ids: &[String],
+    run_id: &str,
+    scope: sweep::Scope,
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<String>, String> {
+    let mut left = Vec::new();
+    if let Some(region) = cluster_region {
+        let alive = ec2.instances_not_terminated(region, state_ids).await.map_err(|e| e.to_string())?;
+        if !alive.is_empty() {
+            say(&format!(
+                "terraform left {} instance(s) of its state running ({}): terminating them through EC2",
+                alive.len(),
+                alive.join(", ")
+            ));
+            ec2.terminate_instances(region, &alive).await.map_err(|e| e.to_string())?;
+            let start = std::time::Instant::now();
+            loop {
+                let alive = ec2.instances_not_terminated(region, state_ids).await.map_err(|e| e.to_string())?;
+                if alive.is_empty() || start.elapsed() > Duration::from_secs(600) {
+                    left.extend(alive.iter().map(|id| format!("instance {id} ({region})")));
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
-}
-
-async fn alive(ec2: &Ec2, region: &str, ids: &[String], run_id: &str) -> Result<Vec<String>, String> {
-    let mut alive = ec2.instances_not_terminated(region, ids).await.map_err(|e| e.to_string())?;
-    for id in ec2.tagged_instances_alive(region, "dcos-images:run-id", run_id).await.map_err(|e| e.to_string())? {
-        if !alive.contains(&id) {
-            alive.push(id);
-        }
-    }
-    Ok(alive)
+    let tagged = sweep::clean_run(ec2, regions, run_id, scope, say).await.map_err(|e| e.to_string())?;
+    left.extend(tagged.iter().map(ToString::to_string));
+    Ok(left)
 }
 
 /// Every instance terraform's state holds (None when it cannot be read).
@@ -155,12 +180,34 @@ async fn state_instance_ids(terraform: &Terraform) -> Option<Vec<String>> {
 }
 
 /// `dcos-images destroy RUN_ID`: from the journal alone, also for a run whose
-/// process died.
-pub fn destroy_blocking(run_root: &Path, run_id: &str) -> Result<u8, Error> {
-    runtime()?.block_on(destroy(run_root, run_id))
+/// process died: the tool it left running is stopped, terraform destroys
+/// what its state holds, and EC2 removes whatever else carries the run's tag
+/// in every region the run used. The images of a run that did not end well
+/// go too, unless `keep_images`. Exit 0 only when EC2 shows nothing of the run.
+pub fn destroy_blocking(run_root: &Path, run_id: &str, keep_images: bool) -> Result<u8, Error> {
+    runtime()?.block_on(destroy(run_root, run_id, keep_images))
 }
 
-async fn destroy(run_root: &Path, run_id: &str) -> Result<u8, Error> {
+/// `destroy RUN_ID...` or `destroy --all`: each run in turn; the worst exit wins.
+pub fn destroy_runs(run_root: &Path, run_ids: &[String], all: bool, keep_images: bool) -> Result<u8, Error> {
+    let ids: Vec<String> = if all {
+        crate::journal::all(run_root).into_iter().filter(Journal::may_have_left_something).map(|j| j.run_id).collect()
+    } else {
+        run_ids.to_vec()
+    };
+    if all && ids.is_empty() {
+        println!("no run under {} may have left anything", run_root.display());
+        return Ok(exit::SUCCESS);
+    }
+    let rt = runtime()?;
+    let mut codes = Vec::new();
+    for id in &ids {
+        codes.push(rt.block_on(destroy(run_root, id, keep_images))?);
+    }
+    Ok(super::worst(&codes))
+}
+
+async fn destroy(run_root: &Path, run_id: &str, keep_images: bool) -> Result<u8, Error> {
     let run_dir = run_root.join(run_id);
     let mut journal = Journal::load(&run_dir).ok_or_else(|| {
         Error::usage(format!("no run `{run_id}` under {}", run_root.display()), "`dcos-images runs --run-dir DIR` lists the runs")
@@ -171,51 +218,127 @@ async fn destroy(run_root: &Path, run_id: &str) -> Result<u8, Error> {
             "stop it with Ctrl-C (it tears its cluster down), or wait for it",
         ));
     }
-    let Some(cluster) = journal.cluster.clone() else {
-        println!("run {run_id} created no cluster: nothing to destroy");
-        return Ok(exit::SUCCESS);
+    let terraform = match &journal.cluster {
+        Some(c) => Some(Terraform { program: tools::locate(Tool::Terraform, None)?, dir: c.dir.clone() }),
+        None => None,
     };
-    let terraform = Terraform { program: tools::locate(Tool::Terraform, None)?, dir: cluster.dir.clone() };
     let ec2 = Ec2::load().await;
     let mut interrupts = Interrupts::install().map_err(|e| Error::usage(format!("cannot install signal handlers: {e}"), "run again"))?;
-    // The state knows best what exists now; the journal is the fallback.
-    let mut ids = cluster.instance_ids.clone();
-    for id in state_instance_ids(&terraform).await.unwrap_or_default() {
-        if !ids.contains(&id) {
-            ids.push(id);
+    if matches!(stop_orphaned_tool(&journal, &mut interrupts).await, Some(Finished::Interrupted)) {
+        return Ok(exit::INTERRUPTED);
+    }
+    let mut ids = Vec::new();
+    let mut terraform_failed = None;
+    if let (Some(cluster), Some(terraform)) = (journal.cluster.clone(), terraform) {
+        // The state knows best what exists now; the journal is the fallback.
+        ids = cluster.instance_ids.clone();
+        for id in state_instance_ids(&terraform).await.unwrap_or_default() {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if let Some(c) = &mut journal.cluster {
+            c.instance_ids = ids.clone();
+            c.state = ClusterState::Destroying;
+        }
+        let _ = journal.save();
+        eprintln!("==> destroy the cluster of {run_id} with terraform");
+        let finished = process::run_streaming(
+            &terraform.destroy(),
+            &run_dir.join("terraform-destroy.log"),
+            &mut interrupts,
+            0,
+            process::StopWith::LeaderInterrupt,
+            process::GRACE,
+            |_, l| eprintln!("{l}"),
+            |_| {},
+        )
+        .await?;
+        match finished {
+            Finished::Exited { success: true, .. } => {}
+            Finished::Exited { status, .. } => terraform_failed = Some(format!("terraform destroy exited with {status}")),
+            Finished::Interrupted => {
+                journal.set_cluster_state(ClusterState::DestroyFailed);
+                eprintln!("destroy of {run_id} interrupted: the cluster may be alive; run it again");
+                return Ok(exit::INTERRUPTED);
+            }
+        }
+        if let Some(e) = &terraform_failed {
+            eprintln!("warning: {e}: removing what is left through EC2");
         }
     }
-    if let Some(c) = &mut journal.cluster {
-        c.instance_ids = ids.clone();
-        c.state = ClusterState::Destroying;
-    }
-    let _ = journal.save();
-    eprintln!("==> destroy the cluster of {run_id} with terraform");
-    let finished = process::run_streaming(
-        &terraform.destroy(),
-        &run_dir.join("terraform-destroy.log"),
-        &mut interrupts,
-        0,
-        process::StopWith::LeaderInterrupt,
-        process::GRACE,
-        |_, l| eprintln!("{l}"),
-        |_| {},
-    )
-    .await?;
-    let alive = finish_the_job(&ec2, &cluster.region, &ids, run_id, |l| eprintln!("{l}"))
+    let mut regions = journal.regions.clone();
+    regions.extend(journal.cluster.iter().map(|c| c.region.clone()));
+    regions.extend(journal.images.keys().cloned());
+    regions.sort();
+    regions.dedup();
+    let images = !keep_images && !journal.images_wanted();
+    eprintln!("==> remove what EC2 still shows of {run_id} in {}", regions.join(", "));
+    let cluster_region = journal.cluster.as_ref().map(|c| c.region.clone());
+    let scope = if images { sweep::Scope::All } else { sweep::Scope::AllButImages };
+    let left = finish_the_job(&ec2, &regions, cluster_region.as_deref(), &ids, run_id, scope, &|l| eprintln!("{l}"))
         .await
-        .map_err(|e| Error::usage(e, "check your AWS credentials"))?;
-    let ok = matches!(finished, Finished::Exited { success: true, .. }) && alive.is_empty();
-    journal.set_cluster_state(if ok { ClusterState::Destroyed } else { ClusterState::DestroyFailed });
-    if ok {
-        println!("destroyed the cluster of {run_id}: {} instance(s) terminated", ids.len());
+        .map_err(|e| Error::usage(e, "check your AWS credentials and run it again"))?;
+    // A packer that died mid-cleanup: its temporaries, named by its log.
+    let log = std::fs::read_to_string(run_dir.join("packer.log")).unwrap_or_default();
+    let mut left = left;
+    left.extend(sweep::remove_packer_temporaries(&ec2, &regions, &sweep::packer_temporaries(&log), &|l| eprintln!("{l}")).await);
+    if images {
+        journal.images_removed = true;
+    }
+    journal.set_cluster_state(if left.is_empty() { ClusterState::Destroyed } else { ClusterState::DestroyFailed });
+    if left.is_empty() {
+        let kept = if images { "" } else { " (its images are kept: the run published them, qualified, or --keep-images)" };
+        println!("nothing of {run_id} is left in EC2 ({}){kept}", regions.join(", "));
         Ok(exit::SUCCESS)
     } else {
         eprintln!(
-            "error: TEARDOWN FAILED for {run_id}: still running: {}\n  retry: {}",
-            alive.join(", "),
-            Terraform::destroy_by_hand(&cluster.dir)
+            "error: TEARDOWN FAILED for {run_id}: still in EC2:\n{}\n  retry: dcos-images destroy {run_id} --run-dir {}",
+            left.iter().map(|l| format!("  - {l}")).collect::<Vec<_>>().join("\n"),
+            run_root.display()
         );
         Ok(exit::TEARDOWN_FAILED)
     }
+}
+
+/// A dead run's tool may live on: it runs in a process group of its own, so
+/// a SIGKILL of dcos-images does not reach it (and a terraform still applying
+/// would hold the state's lock and create more). It is asked to stop as the
+/// run would have asked it, given the grace, then killed.
+async fn stop_orphaned_tool(journal: &Journal, interrupts: &mut Interrupts) -> Option<Finished> {
+    let stage = journal.stages.iter().rev().find(|s| s.state == StageState::Running)?;
+    let pgid = i32::try_from(stage.pid?).ok()?;
+    // SAFETY: killpg has no memory-safety preconditions.
+    let alive = |sig: i32| unsafe { libc::killpg(pgid, sig) == 0 };
+    if !alive(0) {
+        return None;
+    }
+    let terraform = stage.name == StageKind::ClusterApply.name() || stage.name == StageKind::Teardown.name();
+    eprintln!("==> run {} died while `{}` ran; stopping it (process group {pgid})", journal.run_id, stage.description);
+    // SAFETY: as above.
+    unsafe {
+        if terraform {
+            libc::kill(pgid, libc::SIGINT);
+        } else {
+            libc::killpg(pgid, libc::SIGTERM);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + process::GRACE;
+    while alive(0) {
+        if tokio::time::Instant::now() > deadline {
+            eprintln!("it did not stop within {:?}: killing it", process::GRACE);
+            // SAFETY: as above.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = interrupts.after(0) => {
+                // SAFETY: as above.
+                unsafe { libc::killpg(pgid, libc::SIGKILL) };
+                return Some(Finished::Interrupted);
+            }
+        }
+    }
+    Some(Finished::Exited { success: true, status: "stopped".into() })
 }

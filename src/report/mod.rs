@@ -31,6 +31,8 @@ pub struct RunReport {
     pub publish_after: String,
     pub stages: Vec<StageReport>,
     pub images: BTreeMap<String, String>,
+    /// What became of the images of a run that did not qualify them.
+    pub images_note: Option<String>,
     pub integration_tests: Option<TestSummary>,
     pub framework_tests: Option<TestSummary>,
     pub cleanup: String,
@@ -94,6 +96,11 @@ impl RunReport {
                 })
                 .collect(),
             images: j.images.clone(),
+            images_note: match (j.images.is_empty(), j.images_removed, j.images_wanted()) {
+                (true, _, _) | (false, false, true) => None,
+                (false, true, _) => Some("**Not qualified**: these images were deregistered, with their snapshots, in every region (`--keep-images` keeps them).".into()),
+                (false, false, false) => Some("**Not qualified**: these images are kept (`--keep-images`); do not use them.".into()),
+            },
             integration_tests: j.integration_tests.clone(),
             framework_tests: j.framework_tests.clone(),
             cleanup,

@@ -238,6 +238,23 @@ impl Sandbox {
         })
     }
 
+    /// The names of the security groups in `region` (packer's temporary
+    /// ones are `packer_...`).
+    pub fn security_group_names(&self, region: &str) -> Vec<String> {
+        self.ec2(region, |c| async move {
+            let out = c.describe_security_groups().send().await.unwrap();
+            out.security_groups().iter().filter_map(|g| g.group_name().map(str::to_owned)).collect()
+        })
+    }
+
+    /// Snapshots owned by this account in `region`.
+    pub fn own_snapshots(&self, region: &str) -> Vec<String> {
+        self.ec2(region, |c| async move {
+            let out = c.describe_snapshots().owner_ids("self").send().await.unwrap();
+            out.snapshots().iter().filter_map(|s| s.snapshot_id().map(str::to_owned)).collect()
+        })
+    }
+
     /// Instances in `region` that are not terminated.
     pub fn live_instances(&self, region: &str) -> Vec<String> {
         self.ec2(region, |c| async move {
@@ -253,7 +270,8 @@ impl Sandbox {
 
     /// Everything in `region` tagged `dcos-images:run-id = run_id` that is not
     /// gone, as `kind id`: instances (not terminated), VPCs, subnets, security
-    /// groups, key pairs, internet gateways, route tables and volumes.
+    /// groups, key pairs, internet gateways, route tables, volumes, network
+    /// interfaces, images and snapshots.
     pub fn tagged_with_run(&self, region: &str, run_id: &str) -> Vec<String> {
         let run_id = run_id.to_owned();
         self.ec2(region, |c| async move {
@@ -282,8 +300,14 @@ impl Sandbox {
             add("internet-gateway", r.internet_gateways().iter().map(|v| v.internet_gateway_id().map(str::to_owned)).collect());
             let r = c.describe_route_tables().filters(f.clone()).send().await.unwrap();
             add("route-table", r.route_tables().iter().map(|v| v.route_table_id().map(str::to_owned)).collect());
-            let r = c.describe_volumes().filters(f).send().await.unwrap();
+            let r = c.describe_volumes().filters(f.clone()).send().await.unwrap();
             add("volume", r.volumes().iter().map(|v| v.volume_id().map(str::to_owned)).collect());
+            let r = c.describe_network_interfaces().filters(f.clone()).send().await.unwrap();
+            add("network-interface", r.network_interfaces().iter().map(|v| v.network_interface_id().map(str::to_owned)).collect());
+            let r = c.describe_images().owners("self").filters(f.clone()).send().await.unwrap();
+            add("image", r.images().iter().map(|v| v.image_id().map(str::to_owned)).collect());
+            let r = c.describe_snapshots().owner_ids("self").filters(f).send().await.unwrap();
+            add("snapshot", r.snapshots().iter().map(|v| v.snapshot_id().map(str::to_owned)).collect());
             out.sort();
             out
         })
