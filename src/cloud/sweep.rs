@@ -284,46 +284,62 @@ pub async fn remove(ec2: &Ec2, region: &str, resources: &[Resource], say: &(dyn 
     removals
 }
 
+/// What EC2 said, or Ok when it said the resource does not exist: removed
+/// with what it belonged to (a volume with its instance), or by someone else.
+fn done<T, E>(result: Result<T, aws_sdk_ec2::error::SdkError<E>>) -> Result<(), String>
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.code().is_some_and(|c| c.ends_with(".NotFound") || c == "InvalidAMIID.Unavailable") => Ok(()),
+        Err(e) => Err(aws_sdk_ec2::error::DisplayErrorContext(e).to_string()),
+    }
+}
+
 /// Removes one resource that is not an instance; None when done.
 async fn remove_one(c: &aws_sdk_ec2::Client, r: &Resource) -> Option<String> {
-    use aws_sdk_ec2::error::DisplayErrorContext;
-    fn said<E: std::error::Error>(e: E) -> String {
-        DisplayErrorContext(e).to_string()
-    }
     let id = r.id.as_str();
     let result: Result<(), String> = async {
         match r.kind {
             Kind::Instance => Ok(()),
             Kind::Image => {
-                c.deregister_image().image_id(id).send().await.map_err(said)?;
+                done(c.deregister_image().image_id(id).send().await)?;
                 for s in &r.snapshots {
-                    c.delete_snapshot().snapshot_id(s).send().await.map_err(said)?;
+                    done(c.delete_snapshot().snapshot_id(s).send().await)?;
                 }
                 Ok(())
             }
-            Kind::Snapshot => c.delete_snapshot().snapshot_id(id).send().await.map(drop).map_err(said),
-            Kind::NetworkInterface => c.delete_network_interface().network_interface_id(id).send().await.map(drop).map_err(said),
-            Kind::Volume => c.delete_volume().volume_id(id).send().await.map(drop).map_err(said),
-            Kind::KeyPair => c.delete_key_pair().key_name(id).send().await.map(drop).map_err(said),
-            Kind::SecurityGroup => c.delete_security_group().group_id(id).send().await.map(drop).map_err(said),
-            Kind::Subnet => c.delete_subnet().subnet_id(id).send().await.map(drop).map_err(said),
+            Kind::Snapshot => done(c.delete_snapshot().snapshot_id(id).send().await),
+            Kind::NetworkInterface => done(c.delete_network_interface().network_interface_id(id).send().await),
+            Kind::Volume => done(c.delete_volume().volume_id(id).send().await),
+            Kind::KeyPair => done(c.delete_key_pair().key_name(id).send().await),
+            Kind::SecurityGroup => done(c.delete_security_group().group_id(id).send().await),
+            Kind::Subnet => done(c.delete_subnet().subnet_id(id).send().await),
             Kind::RouteTable => {
-                let tables = c.describe_route_tables().route_table_ids(id).send().await.map_err(said)?;
-                for a in tables.route_tables().iter().flat_map(|t| t.associations()) {
-                    if let Some(assoc) = a.route_table_association_id().filter(|_| a.main() != Some(true)) {
-                        c.disassociate_route_table().association_id(assoc).send().await.map_err(said)?;
+                let tables = c.describe_route_tables().route_table_ids(id).send().await;
+                if let Ok(tables) = &tables {
+                    for a in tables.route_tables().iter().flat_map(|t| t.associations()) {
+                        if let Some(assoc) = a.route_table_association_id().filter(|_| a.main() != Some(true)) {
+                            done(c.disassociate_route_table().association_id(assoc).send().await)?;
+                        }
                     }
                 }
-                c.delete_route_table().route_table_id(id).send().await.map(drop).map_err(said)
+                done(tables)?;
+                done(c.delete_route_table().route_table_id(id).send().await)
             }
             Kind::InternetGateway => {
-                let gateways = c.describe_internet_gateways().internet_gateway_ids(id).send().await.map_err(said)?;
-                for vpc in gateways.internet_gateways().iter().flat_map(|g| g.attachments()).filter_map(|a| a.vpc_id()) {
-                    c.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc).send().await.map_err(said)?;
+                let gateways = c.describe_internet_gateways().internet_gateway_ids(id).send().await;
+                if let Ok(gateways) = &gateways {
+                    for vpc in gateways.internet_gateways().iter().flat_map(|g| g.attachments()).filter_map(|a| a.vpc_id()) {
+                        done(c.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc).send().await)?;
+                    }
                 }
-                c.delete_internet_gateway().internet_gateway_id(id).send().await.map(drop).map_err(said)
+                done(gateways)?;
+                done(c.delete_internet_gateway().internet_gateway_id(id).send().await)
             }
-            Kind::Vpc => c.delete_vpc().vpc_id(id).send().await.map(drop).map_err(said),
+            Kind::Vpc => done(c.delete_vpc().vpc_id(id).send().await),
         }
     }
     .await;
