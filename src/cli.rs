@@ -114,6 +114,29 @@ pub enum Command {
         /// Comment the report on this pull request (default: the CI's event, or Jenkins' CHANGE_ID).
         #[arg(long, value_name = "N")]
         pr: Option<u64>,
+        /// No pull request comment (statuses are still set): a final
+        /// `dcos-images report` comments once for every matrix job.
+        #[arg(long)]
+        no_comment: bool,
+    },
+    /// One report of every run under the run directories (the artifacts of
+    /// all matrix jobs): report.json, junit.xml and report.md in --out, the
+    /// job summary, one pull request comment updated in place, and each
+    /// directory's final commit status on the head and publish commits.
+    #[command(after_help = EXIT_CODES)]
+    Report {
+        /// A directory holding runs (repeatable; searched 4 levels deep for journal.json).
+        #[arg(long = "run-dir", value_name = "DIR", required = true)]
+        run_dirs: Vec<PathBuf>,
+        /// The pull request to comment on (default: the CI's event, or Jenkins' CHANGE_ID).
+        #[arg(long, value_name = "N")]
+        pr: Option<u64>,
+        /// Where report.json, junit.xml and report.md go.
+        #[arg(long, value_name = "DIR", default_value = "dcos-images-report")]
+        out: PathBuf,
+        /// The CI build's address (default: GitHub Actions' or Jenkins' variables).
+        #[arg(long, value_name = "URL")]
+        build_url: Option<String>,
     },
     /// Clusters for engineers: create and install one from a build
     /// directory's qualified images, keep it, remove it.
@@ -391,6 +414,9 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
         Command::Destroy { run_ids, all, keep_images, run_dir } => {
             crate::pipeline::destroy_runs(&run_root(run_dir.as_deref())?, run_ids, *all, *keep_images)
         }
+        Command::Report { run_dirs, pr, out, build_url } => {
+            crate::pipeline::report_blocking(&inv.root, run_dirs, *pr, out, build_url.as_deref())
+        }
         Command::Gc { older_than, regions, dry_run, json, run_dir } => {
             let tree = inv.load_tree()?;
             let opts = crate::gc::GcOptions {
@@ -415,6 +441,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             tests,
             build_url,
             pr,
+            no_comment,
         } => {
             let tree = inv.load_tree()?;
             let run_root = run_root(run_dir.as_deref())?;
@@ -430,6 +457,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 selection: crate::pipeline::test_command::Selection { keyword: keyword.clone(), tests: tests.clone() },
                 build_url: build_url.clone(),
                 pr: *pr,
+                no_comment: *no_comment,
                 cluster_up: None,
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
@@ -448,6 +476,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 selection: crate::pipeline::test_command::Selection::default(),
                 build_url: None,
                 pr: None,
+                no_comment: true,
                 cluster_up: Some(crate::pipeline::ClusterUp { images: image.iter().cloned().collect(), ttl: *ttl }),
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)

@@ -4,6 +4,7 @@
 //! never the qualification or the teardown. The token is sent in a header and
 //! appears nowhere else.
 
+use http::Method;
 use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
 use serde_json::{json, Value};
@@ -59,6 +60,9 @@ pub struct GitHub {
     pub attempts: u32,
     /// The first wait; doubled after each attempt.
     pub backoff: Duration,
+    /// The longest wait GitHub may ask for (`retry-after`, a rate limit's
+    /// reset); a longer one fails the call instead.
+    pub max_wait: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,30 +103,64 @@ impl GitHub {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .build()
             .map_err(|e| GitHubError::Config(format!("cannot set up the client: {e}")))?;
-        Ok(GitHub { octo, owner: target.owner.clone(), repo: target.repo.clone(), attempts: 5, backoff: Duration::from_secs(2) })
+        Ok(GitHub {
+            octo,
+            owner: target.owner.clone(),
+            repo: target.repo.clone(),
+            attempts: 5,
+            backoff: Duration::from_secs(2),
+            max_wait: Duration::from_secs(300),
+        })
     }
 
-    /// Runs `call`, again after a backoff while GitHub answers 5xx or a rate limit.
-    async fn retrying<F, Fut>(&self, what: &str, mut call: F) -> Result<Value, GitHubError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = octocrab::Result<Value>>,
-    {
-        let mut wait = self.backoff;
+    /// One request, answered: the status code, headers and body as GitHub
+    /// sent them, whatever the body is (an HTML 502 page, an empty 503).
+    async fn send(&self, method: &Method, uri: &str, body: Option<&Value>) -> octocrab::Result<Answer> {
+        let response = match *method {
+            Method::GET => self.octo._get(uri).await?,
+            Method::POST => self.octo._post(uri, body).await?,
+            _ => self.octo._patch(uri, body).await?,
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
+        Ok(Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
+    }
+
+    /// `method uri`, again while GitHub answers 5xx, 429 or a rate-limited
+    /// 403, or cannot be reached: after `retry-after` or `x-ratelimit-reset`
+    /// when GitHub names a time (up to `max_wait`), else after a backoff that
+    /// doubles. Any other 4xx is an error at once, with GitHub's message.
+    async fn call(&self, what: &str, method: Method, uri: &str, body: Option<&Value>) -> Result<Answer, GitHubError> {
+        let mut backoff = self.backoff;
         for attempt in 1..=self.attempts {
-            let err = match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            let (status, message, transient) = match &err {
-                octocrab::Error::GitHub { source, .. } => {
-                    let code = source.status_code.as_u16();
-                    let limited = code == 429 || (code == 403 && source.message.to_lowercase().contains("rate limit"));
-                    (format!("{code} "), source.message.clone(), code >= 500 || limited)
+            let (status, message, wait) = match self.send(&method, uri, body).await {
+                Ok(a) if a.status < 300 => return Ok(a),
+                Ok(a) => {
+                    let limited = a.status == 429
+                        || (a.status == 403
+                            && (a.header("x-ratelimit-remaining") == Some("0") || a.body.to_lowercase().contains("rate limit")));
+                    let transient = a.status >= 500 || limited;
+                    let wait = match (transient, a.named_wait()) {
+                        (false, _) => None,
+                        (true, Some(w)) if w > self.max_wait => {
+                            return Err(GitHubError::Api {
+                                what: what.to_owned(),
+                                status: format!("{} ", a.status),
+                                message: format!(
+                                    "{} (rate limited for {}s more, over the {}s this run waits)",
+                                    a.message(),
+                                    w.as_secs(),
+                                    self.max_wait.as_secs()
+                                ),
+                            })
+                        }
+                        (true, named) => Some(named.unwrap_or(backoff)),
+                    };
+                    (format!("{} ", a.status), a.message(), wait)
                 }
                 // Connection trouble is worth another try too.
-                octocrab::Error::Hyper { .. } | octocrab::Error::Service { .. } => (String::new(), err.to_string(), true),
-                other => (String::new(), other.to_string(), false),
+                Err(e) => (String::new(), e.to_string(), Some(backoff)),
             };
             let hint = if status.starts_with("401") {
                 " (the token was refused: check GITHUB_TOKEN)"
@@ -131,39 +169,52 @@ impl GitHub {
             } else {
                 ""
             };
-            if !transient || attempt == self.attempts {
+            let Some(wait) = wait.filter(|_| attempt < self.attempts) else {
                 let attempts = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
                 return Err(GitHubError::Api { what: what.to_owned(), status, message: format!("{message}{hint}{attempts}") });
-            }
+            };
             tokio::time::sleep(wait).await;
-            wait *= 2;
+            backoff *= 2;
         }
         unreachable!("the last attempt returns")
     }
 
-    /// Creates the report comment, or updates the one a previous run made.
+    /// Creates the report comment, or updates the one a previous run made,
+    /// found by `marker` on any page of the pull request's comments (the
+    /// pages GitHub's `Link` header names). A body over GitHub's limit is cut,
+    /// with `overflow` appended (where the whole report is).
     pub async fn upsert_comment(&self, pr: u64, marker: &str, body: &str) -> Result<CommentOutcome, GitHubError> {
+        self.upsert_comment_cut(pr, marker, body, "").await
+    }
+
+    pub async fn upsert_comment_cut(&self, pr: u64, marker: &str, body: &str, overflow: &str) -> Result<CommentOutcome, GitHubError> {
         let (o, r) = (&self.owner, &self.repo);
         let mut existing = None;
-        for page in 1..=50u32 {
-            let route = format!("/repos/{o}/{r}/issues/{pr}/comments?per_page=100&page={page}");
-            let comments = self.retrying("list the pull request's comments", || self.octo.get::<Value, _, ()>(&route, None)).await?;
-            let list = comments.as_array().cloned().unwrap_or_default();
-            existing = list.iter().find(|c| c["body"].as_str().is_some_and(|b| b.contains(marker))).and_then(|c| c["id"].as_u64());
-            if existing.is_some() || list.len() < 100 {
-                break;
+        let mut next = Some(format!("/repos/{o}/{r}/issues/{pr}/comments?per_page=100"));
+        while let Some(uri) = next.take() {
+            let page = self.call("list the pull request's comments", Method::GET, &uri, None).await?;
+            let list: Value = serde_json::from_str(&page.body).unwrap_or(Value::Null);
+            existing = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["body"].as_str().is_some_and(|b| b.contains(marker)))
+                .and_then(|c| c["id"].as_u64());
+            if existing.is_none() {
+                next = page.next_link();
             }
         }
-        let payload = json!({ "body": body });
+        let payload = json!({ "body": fit_comment(body, overflow) });
         match existing {
             Some(id) => {
-                let route = format!("/repos/{o}/{r}/issues/comments/{id}");
-                self.retrying("update the report comment", || self.octo.patch::<Value, _, _>(&route, Some(&payload))).await?;
+                let uri = format!("/repos/{o}/{r}/issues/comments/{id}");
+                self.call("update the report comment", Method::PATCH, &uri, Some(&payload)).await?;
                 Ok(CommentOutcome::Updated(id))
             }
             None => {
-                let route = format!("/repos/{o}/{r}/issues/{pr}/comments");
-                let created = self.retrying("comment on the pull request", || self.octo.post::<_, Value>(&route, Some(&payload))).await?;
+                let uri = format!("/repos/{o}/{r}/issues/{pr}/comments");
+                let created = self.call("comment on the pull request", Method::POST, &uri, Some(&payload)).await?;
+                let created: Value = serde_json::from_str(&created.body).unwrap_or(Value::Null);
                 Ok(CommentOutcome::Created(created["id"].as_u64().unwrap_or_default()))
             }
         }
@@ -186,9 +237,79 @@ impl GitHub {
         if let Some(u) = target_url {
             payload["target_url"] = json!(u);
         }
-        let route = format!("/repos/{}/{}/statuses/{sha}", self.owner, self.repo);
-        self.retrying(&format!("set the commit status `{context}`"), || self.octo.post::<_, Value>(&route, Some(&payload))).await?;
+        let uri = format!("/repos/{}/{}/statuses/{sha}", self.owner, self.repo);
+        self.call(&format!("set the commit status `{context}`"), Method::POST, &uri, Some(&payload)).await?;
         Ok(())
+    }
+}
+
+/// GitHub's limit on a comment's body, in characters.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// `body` as GitHub takes it: whole, or cut at a line below the limit with
+/// `overflow` (and a note) after it.
+pub fn fit_comment(body: &str, overflow: &str) -> String {
+    if body.chars().count() <= COMMENT_LIMIT {
+        return body.to_owned();
+    }
+    let note = format!("\n\n---\n**The report is longer than a GitHub comment can be: cut here.** {overflow}\n");
+    let room = COMMENT_LIMIT - note.chars().count();
+    let cut: String = body.chars().take(room).collect();
+    // At a line's end, so no table row or code line is half there.
+    let cut = match cut.rfind('\n') {
+        Some(at) if at > 0 => &cut[..at],
+        _ => cut.as_str(),
+    };
+    format!("{cut}{note}")
+}
+
+/// A response, whatever its body.
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// GitHub's message (JSON), else the body's first line, else the reason.
+    fn message(&self) -> String {
+        if let Some(m) = serde_json::from_str::<Value>(&self.body).ok().and_then(|v| v["message"].as_str().map(str::to_owned)) {
+            return m;
+        }
+        let text = self.body.trim();
+        if text.is_empty() {
+            return "(an empty body)".into();
+        }
+        // An HTML error page says most in its title.
+        let title = text.split("<title>").nth(1).and_then(|t| t.split("</title>").next());
+        title.unwrap_or(text).lines().next().unwrap_or_default().chars().take(200).collect()
+    }
+
+    /// The wait GitHub asks for: `retry-after` (seconds), else the time to
+    /// `x-ratelimit-reset` (epoch seconds) when no request is left.
+    fn named_wait(&self) -> Option<Duration> {
+        if let Some(s) = self.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+            return Some(Duration::from_secs(s));
+        }
+        if self.header("x-ratelimit-remaining") == Some("0") {
+            let reset = self.header("x-ratelimit-reset")?.trim().parse::<i64>().ok()?;
+            let now = chrono::Utc::now().timestamp();
+            return Some(Duration::from_secs(u64::try_from(reset - now).unwrap_or(0) + 1));
+        }
+        None
+    }
+
+    /// The `rel="next"` page of a `Link` header.
+    fn next_link(&self) -> Option<String> {
+        self.header("link")?.split(',').find(|part| part.contains("rel=\"next\"")).and_then(|part| {
+            let start = part.find('<')? + 1;
+            let end = part.find('>')?;
+            part.get(start..end).map(str::to_owned)
+        })
     }
 }
 
@@ -229,6 +350,10 @@ impl CiReporter {
 
     pub async fn statuses(&self, states: &[(String, Status, String)], target_url: Option<&str>) -> Vec<String> {
         let Some(sha) = &self.target.sha else { return vec!["no head commit known: no commit statuses".into()] };
+        self.statuses_on(sha, states, target_url).await
+    }
+
+    pub async fn statuses_on(&self, sha: &str, states: &[(String, Status, String)], target_url: Option<&str>) -> Vec<String> {
         let mut warnings = Vec::new();
         for (build_dir, state, description) in states {
             if let Err(e) = self.github.set_status(sha, *state, &context(build_dir), description, target_url).await {
@@ -239,8 +364,13 @@ impl CiReporter {
     }
 
     pub async fn comment(&self, marker: &str, body: &str) -> Vec<String> {
+        self.comment_cut(marker, body, "").await
+    }
+
+    /// The comment, cut to GitHub's limit with `overflow` after the cut.
+    pub async fn comment_cut(&self, marker: &str, body: &str, overflow: &str) -> Vec<String> {
         let Some(pr) = self.target.pr else { return Vec::new() };
-        match self.github.upsert_comment(pr, marker, body).await {
+        match self.github.upsert_comment_cut(pr, marker, body, overflow).await {
             Ok(_) => Vec::new(),
             Err(e) => vec![e.to_string()],
         }

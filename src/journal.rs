@@ -99,6 +99,16 @@ pub struct Journal {
     /// (unless `--keep-images`).
     #[serde(default)]
     pub images_removed: bool,
+    /// The tree's commit the run qualified (`git rev-parse HEAD` at its start).
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// The commit the publish step pushed: the pull request's head afterwards,
+    /// which needs the run's commit status too.
+    #[serde(default)]
+    pub publish_commit: Option<String>,
+    /// The CI build (job) that ran it.
+    #[serde(default)]
+    pub build_url: Option<String>,
     pub error: Option<String>,
     #[serde(default)]
     pub cluster: Option<ClusterRecord>,
@@ -129,6 +139,9 @@ impl Journal {
             images: BTreeMap::new(),
             regions: Vec::new(),
             images_removed: false,
+            commit: None,
+            publish_commit: None,
+            build_url: None,
             error: None,
             cluster: None,
             integration_tests: None,

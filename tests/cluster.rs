@@ -68,7 +68,11 @@ fn publish_after_integration_tests_when_they_pass() {
     check_installed(&sb, &j);
     let apply = std::fs::read_to_string(Path::new(j["run_dir"].as_str().unwrap()).join("terraform-apply.log")).unwrap();
     assert!(apply.contains("aws_key_pair.cluster[0]: Creation complete"), "{apply}");
-    assert_eq!(sb.tagged_with_run("us-west-2", j["run_id"].as_str().unwrap()), Vec::<String>::new(), "EC2 shows nothing of the run");
+    // EC2 shows nothing of the run but its images, published and qualified.
+    let left = sb.tagged_with_run("us-west-2", j["run_id"].as_str().unwrap());
+    assert!(left.iter().all(|r| r.starts_with("image ") || r.starts_with("snapshot ")), "{left:?}");
+    let tags: Vec<&str> = images[0].2.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(tags.contains(&"dcos-images:published") && tags.contains(&"dcos-images:qualified"), "{tags:?}");
 }
 
 #[test]
@@ -240,9 +244,13 @@ fn a_legacy_profile_creates_the_cluster_it_describes_kept_then_destroyed_by_run_
     assert!(listed.contains("kept (may be alive)"), "{listed}");
 
     let out = Test::new().envs(&sb.env()).args(["destroy", &run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
-    assert!(out.stdout.contains("5 instance(s) terminated"), "{}", out.stdout);
+    assert!(out.stdout.contains(&format!("nothing of {run_id} is left in EC2 (us-east-1, us-west-2)")), "{}", out.stdout);
+    // The run qualified its images (--no-publish): they stay, and nothing else.
+    assert!(out.stdout.contains("its images are kept"), "{}", out.stdout);
     assert!(sb.live_instances("us-west-2").is_empty());
-    assert_eq!(sb.tagged_with_run("us-west-2", &run_id), Vec::<String>::new(), "EC2 shows nothing of the run");
+    let left = sb.tagged_with_run("us-west-2", &run_id);
+    assert!(left.iter().all(|r| r.starts_with("image ") || r.starts_with("snapshot ")), "EC2 shows nothing else of the run: {left:?}");
+    assert!(sb.own_images("us-west-2").iter().any(|i| i.2.iter().any(|(k, _)| k == "dcos-images:qualified")), "tagged qualified");
     assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
     // Destroying again is harmless.
     Test::new().envs(&sb.env()).args(["destroy", &run_id, "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
@@ -343,6 +351,11 @@ fn check_reports(j: &serde_json::Value, step_summary: &str) {
     let mut md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert_eq!(md, step_summary, "the job summary is the report");
     md = md.replace(j["run_id"].as_str().unwrap(), "<run-id>");
+    assert!(j["commit"].as_str().is_some_and(|c| c.len() == 40), "the commit qualified: {}", j["commit"]);
+    md = md.replace(j["commit"].as_str().unwrap(), "<commit>");
+    if let Some(sha) = j["publish_commit"].as_str() {
+        md = md.replace(sha, "<publish-commit>");
+    }
     for (region, image) in j["images"].as_object().unwrap() {
         md = md.replace(image.as_str().unwrap(), &format!("<image in {region}>"));
     }

@@ -97,3 +97,114 @@ fn a_refused_token_is_a_clear_error_that_does_not_show_the_token() {
     assert!(!err.contains("ghs_wrongtoken"), "{err}");
     assert_eq!(fake.requests().len(), 1, "a 401 is not retried");
 }
+
+fn others(n: usize) -> Vec<(u64, String)> {
+    (0..n as u64).map(|i| (10 + i, format!("comment {i}"))).collect()
+}
+
+#[test]
+fn the_report_comment_is_found_again_on_a_later_page() {
+    let fake = FakeGitHub::start(TOKEN);
+    let rt = rt();
+    let gh = client(&fake, TOKEN, &rt);
+    // 150 comments, the report's the 121st: on page 2 of 100.
+    let mut comments = others(150);
+    comments[120] = (500, format!("{MARKER}\nan earlier run"));
+    fake.state.lock().unwrap().comments = comments;
+    let outcome = rt.block_on(gh.upsert_comment(7, MARKER, &format!("{MARKER}\nthis run"))).unwrap();
+    assert_eq!(outcome, CommentOutcome::Updated(500));
+    let paths: Vec<String> = fake.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "GET /repos/dcos/dcos-images/issues/7/comments?per_page=100",
+            "GET /repos/dcos/dcos-images/issues/7/comments?per_page=100&page=2",
+            "PATCH /repos/dcos/dcos-images/issues/comments/500",
+        ]
+    );
+    assert_eq!(fake.state.lock().unwrap().comments.len(), 150, "no second comment");
+}
+
+#[test]
+fn an_html_502_and_an_empty_503_are_retried_by_their_status() {
+    let fake = FakeGitHub::start(TOKEN);
+    let rt = rt();
+    let gh = client(&fake, TOKEN, &rt);
+    fake.fail("POST", "/repos/dcos/dcos-images/statuses/", 502, 1);
+    fake.fail("GET", "/repos/dcos/dcos-images/issues/7/comments", 503, 1);
+    rt.block_on(gh.set_status("abc123", Status::Success, "ctx", "ok", None)).unwrap();
+    rt.block_on(gh.upsert_comment(7, MARKER, MARKER)).unwrap();
+    let calls: Vec<String> = fake.requests().iter().map(|r| format!("{} {}", r.method, r.path.split('?').next().unwrap())).collect();
+    assert_eq!(
+        calls,
+        vec![
+            "POST /repos/dcos/dcos-images/statuses/abc123",
+            "POST /repos/dcos/dcos-images/statuses/abc123",
+            "GET /repos/dcos/dcos-images/issues/7/comments",
+            "GET /repos/dcos/dcos-images/issues/7/comments",
+            "POST /repos/dcos/dcos-images/issues/7/comments",
+        ]
+    );
+    // A lasting HTML outage names the status and the page's title.
+    fake.fail("POST", "/repos/dcos/dcos-images/statuses/", 502, 100);
+    let err = rt.block_on(gh.set_status("abc123", Status::Success, "ctx", "ok", None)).unwrap_err().to_string();
+    assert!(err.contains("502 502 Bad Gateway (after 5 attempts)"), "{err}");
+}
+
+#[test]
+fn a_rate_limit_waits_for_its_reset_and_a_429_for_retry_after() {
+    let fake = FakeGitHub::start(TOKEN);
+    let rt = rt();
+    let gh = client(&fake, TOKEN, &rt);
+    fake.fail("GET", "/repos/dcos/dcos-images/issues/7/comments", 403, 1);
+    rt.block_on(gh.upsert_comment(7, MARKER, MARKER)).unwrap();
+    let r = fake.requests();
+    let reset = r[0].at as i64 + 2;
+    assert!(r[1].at >= reset as f64, "retried at {} before the reset at {reset}", r[1].at);
+    fake.fail("POST", "/repos/dcos/dcos-images/statuses/", 429, 1);
+    rt.block_on(gh.set_status("abc123", Status::Success, "ctx", "ok", None)).unwrap();
+    let r: Vec<_> = fake.requests().into_iter().filter(|r| r.path.contains("/statuses/")).collect();
+    assert!(r[1].at - r[0].at >= 1.0, "retry-after: 1 was not honoured: {} then {}", r[0].at, r[1].at);
+}
+
+#[test]
+fn a_rate_limit_longer_than_the_run_waits_is_an_error_at_once() {
+    let fake = FakeGitHub::start(TOKEN);
+    let rt = rt();
+    let mut gh = client(&fake, TOKEN, &rt);
+    gh.max_wait = Duration::from_secs(1);
+    fake.state.lock().unwrap().rate_limit_reset_secs = 3600;
+    fake.fail("POST", "/repos/dcos/dcos-images/statuses/", 403, 1);
+    let err = rt.block_on(gh.set_status("abc123", Status::Success, "ctx", "ok", None)).unwrap_err().to_string();
+    assert!(err.contains("403 API rate limit exceeded") && err.contains("over the 1s this run waits"), "{err}");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[test]
+fn a_422_is_github_s_words_and_not_retried() {
+    let fake = FakeGitHub::start(TOKEN);
+    let rt = rt();
+    let gh = client(&fake, TOKEN, &rt);
+    let err = rt.block_on(gh.set_status("not-a-commit", Status::Success, "ctx", "ok", None)).unwrap_err().to_string();
+    assert!(err.contains("422 No commit found for SHA: not-a-commit"), "{err}");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[test]
+fn a_comment_over_github_s_limit_is_cut_with_a_pointer() {
+    let fake = FakeGitHub::start(TOKEN);
+    let rt = rt();
+    let gh = client(&fake, TOKEN, &rt);
+    let body: String = std::iter::once(format!("{MARKER}\n")).chain((0..5000).map(|i| format!("| row {i:05} | some text |\n"))).collect();
+    assert!(body.len() > 70_000);
+    let outcome = rt.block_on(gh.upsert_comment_cut(7, MARKER, &body, "The whole report: the run's artifact.")).unwrap();
+    assert!(matches!(outcome, CommentOutcome::Created(_)), "{outcome:?}");
+    let stored = fake.state.lock().unwrap().comments[0].1.clone();
+    assert!(stored.chars().count() <= 65_536, "{}", stored.len());
+    assert!(
+        stored.starts_with(MARKER) && stored.ends_with("cut here.** The whole report: the run's artifact.\n"),
+        "{}",
+        &stored[stored.len() - 200..]
+    );
+    assert!(stored.contains("| row 02000 | some text |\n"));
+}

@@ -40,7 +40,7 @@ fn clone(dir: &Path, remote: &Path, name: &str) -> PublishTarget {
 fn publish(t: &PublishTarget, build_dir: &str, image: &str) -> Result<(), PushError> {
     let file = t.git.repo.join(build_dir).join("dcos_images.yaml");
     std::fs::write(&file, format!("us-west-2: {image}\n")).unwrap();
-    t.commit_and_push(build_dir, &[file])
+    t.commit_and_push(build_dir, &[file]).map(drop)
 }
 
 #[test]

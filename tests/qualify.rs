@@ -23,7 +23,18 @@ fn publish_after_packer_build_builds_checks_tags_commits_and_pushes() {
     let sb = Sandbox::start();
     let repo = sb.repo();
     let before_packer = std::fs::read_to_string(repo.join(BUILD_DIR).join("packer.json")).unwrap();
-    let out = sb.qualify(&repo, &[BUILD_DIR]).status(0);
+    // On a pull request: statuses on its head, and on the publish commit,
+    // which is the pull request's head afterwards.
+    const TOKEN: &str = "ghs_sandboxsecret0123456789";
+    let fake = common::fake_github::FakeGitHub::start(TOKEN);
+    let head = git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    let out = sb
+        .qualify(&repo, &["--no-comment", BUILD_DIR])
+        .env("GITHUB_REPOSITORY", "dcos/dcos-images")
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_SHA", &head)
+        .status(0);
     assert!(out.stdout.contains(&format!("qualified {BUILD_DIR}")), "{}", out.stdout);
     assert!(out.stderr.contains("==> amazon-ebs: Provisioning with shell script"), "progress is shown: {}", out.stderr);
 
@@ -69,6 +80,13 @@ fn publish_after_packer_build_builds_checks_tags_commits_and_pushes() {
     assert_eq!(files, want.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     assert_eq!(git(&repo, &["rev-parse", "HEAD"]), git(&remote, &["rev-parse", "main"]));
+    let publish_commit = git(&remote, &["rev-parse", "main"]).trim().to_owned();
+    assert_eq!(runs[0]["publish_commit"], publish_commit.as_str(), "{:#}", runs[0]);
+    assert_eq!(runs[0]["commit"], head.as_str());
+    let statuses: Vec<(String, String)> =
+        fake.state.lock().unwrap().statuses.iter().map(|(sha, s)| (sha.clone(), s["state"].as_str().unwrap().to_owned())).collect();
+    let (pending, success) = ("pending".to_owned(), "success".to_owned());
+    assert_eq!(statuses, vec![(head.clone(), pending), (head, success.clone()), (publish_commit, success)]);
 
     // The journal, and the tree now validates clean for that directory.
     assert_eq!(runs[0]["state"], "qualified");
@@ -273,15 +291,14 @@ fn github_gets_statuses_and_one_comment_and_an_outage_changes_nothing() {
     let repo = sb.repo();
     let fake = FakeGitHub::start(TOKEN);
     let dir = format!("{BUILD_DIR}/broken_provisioner");
-    let run = |sb: &Sandbox| {
-        sb.qualify(&repo, &["--pr", "7", &dir])
-            .env("GITHUB_REPOSITORY", "dcos/dcos-images")
+    let github = |t: Test| {
+        t.env("GITHUB_REPOSITORY", "dcos/dcos-images")
             .env("GITHUB_API_URL", &fake.url)
             .env("GITHUB_TOKEN", TOKEN)
             .env("GITHUB_SHA", "abc123")
             .env("DCOS_IMAGES_GITHUB_BACKOFF_MS", "10")
-            .status(3)
     };
+    let run = |sb: &Sandbox| github(sb.qualify(&repo, &["--pr", "7", &dir])).status(3);
     let first = run(&sb);
     let statuses = fake.state.lock().unwrap().statuses.clone();
     let states: Vec<(&str, &str, &str)> =
@@ -298,6 +315,30 @@ fn github_gets_statuses_and_one_comment_and_an_outage_changes_nothing() {
     let comments = fake.state.lock().unwrap().comments.clone();
     assert_eq!(comments.len(), 1, "one comment, updated");
     assert!(fake.requests().iter().any(|r| r.method == "PATCH"));
+
+    // A matrix job (--no-comment): its statuses, no comment.
+    let before = fake.requests().len();
+    github(sb.qualify(&repo, &["--pr", "7", "--no-comment", &dir])).status(3);
+    let calls: Vec<String> = fake.requests()[before..].iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert!(calls.iter().all(|c| !c.contains("/comments")), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.contains("/statuses/abc123")).count(), 2, "{calls:?}");
+    // The report job: one comment for every run under the run directory,
+    // with an overview row each, and the files of the whole report.
+    let out_dir = sb.dir.path().join("report");
+    let report = github(Test::new())
+        .args(["--root", repo.to_str().unwrap(), "report", "--run-dir", sb.run_dir().to_str().unwrap(), "--pr", "7"])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .status(0);
+    assert!(report.stdout.contains("reported 3 run(s)"), "{}", report.stdout);
+    let comments = fake.state.lock().unwrap().comments.clone();
+    assert_eq!(comments.len(), 1, "still one comment");
+    assert!(comments[0].1.contains("| directory | result | images | tests | cleanup |"), "{}", comments[0].1);
+    assert_eq!(comments[0].1.matches(&format!("| `{dir}` | ❌ failed |")).count(), 3, "{}", comments[0].1);
+    assert_eq!(std::fs::read_to_string(out_dir.join("report.md")).unwrap(), comments[0].1);
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testsuite name=\"dcos-images ").count(), 3, "{junit}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"].as_array().unwrap().len(), 3);
 
     // GitHub down: the qualification's result stands, a warning says so.
     for method in ["GET", "POST", "PATCH"] {

@@ -29,43 +29,46 @@ pub(super) fn warn_all(warnings: Vec<String>) {
     }
 }
 
-/// Each run's report files, then one Markdown report of all runs: under
-/// GitHub Actions into the job's summary, and as the pull request's comment.
-pub(super) async fn report_all(plans: &[Plan], opts: &QualifyOptions, ci: Option<&crate::github::CiReporter>, build_url: Option<&str>) {
-    let build_url = build_url.map(str::to_owned);
-    let journals: Vec<Journal> = plans.iter().filter_map(|p| Journal::load(&p.run_dir)).collect();
-    if let Some(ci) = ci {
-        let finals: Vec<_> = journals
-            .iter()
-            .map(|j| {
-                let (state, description) = match (j.exit_code, j.state) {
-                    (Some(0), _) => (crate::github::Status::Success, crate::journal::state_name(j.state)),
-                    (Some(1), _) => (crate::github::Status::Failure, "tests failed".to_owned()),
-                    (Some(4), _) => (crate::github::Status::Error, "TEARDOWN FAILED: a cluster may still be running".to_owned()),
-                    (_, RunState::Interrupted) => (crate::github::Status::Error, "interrupted".to_owned()),
-                    _ => (
-                        crate::github::Status::Failure,
-                        j.error.as_deref().unwrap_or("failed").lines().next().unwrap_or("failed").to_owned(),
-                    ),
-                };
-                (j.build_dir.clone(), state, description)
-            })
-            .collect();
-        warn_all(ci.statuses(&finals, build_url.as_deref()).await);
+/// The final commit status of a run.
+pub(crate) fn final_status(j: &Journal) -> (crate::github::Status, String) {
+    use crate::github::Status;
+    match (j.exit_code, j.state) {
+        (Some(0), _) => (Status::Success, crate::journal::state_name(j.state)),
+        (Some(1), _) => (Status::Failure, "tests failed".to_owned()),
+        (Some(4), _) => (Status::Error, "TEARDOWN FAILED: a cluster may still be running".to_owned()),
+        (_, RunState::Interrupted) => (Status::Error, "interrupted".to_owned()),
+        (_, RunState::Running) => (Status::Error, "the run died (its job was cancelled or killed)".to_owned()),
+        _ => (Status::Failure, j.error.as_deref().unwrap_or("failed").lines().next().unwrap_or("failed").to_owned()),
     }
-    for j in &journals {
-        if let Err(e) = crate::report::write_run_files(j, build_url.as_deref()) {
-            eprintln!("warning: cannot write the report of {}: {e}", j.run_id);
+}
+
+/// Each run's final status on the head commit and on the commit its publish
+/// step pushed (the pull request's head from then on: a required check
+/// must find the status there).
+pub(crate) async fn final_statuses(ci: &crate::github::CiReporter, journals: &[Journal], build_url: Option<&str>) {
+    for j in journals {
+        let (state, description) = final_status(j);
+        let states = [(j.build_dir.clone(), state, description)];
+        let url = j.build_url.as_deref().or(build_url);
+        warn_all(ci.statuses(&states, url).await);
+        if let Some(sha) = j.publish_commit.as_deref().filter(|p| ci.target.sha.as_deref() != Some(*p)) {
+            warn_all(ci.statuses_on(sha, &states, url).await);
         }
     }
-    if opts.dry_run || journals.is_empty() {
-        return;
-    }
-    let report = crate::report::Report { build_url, runs: journals.iter().map(crate::report::RunReport::of).collect() };
-    match crate::report::markdown(&report) {
+}
+
+/// One Markdown report of `journals`: into the job's summary under GitHub
+/// Actions, and, with `comment`, as the pull request's comment (cut to
+/// GitHub's limit, pointing at the artifact).
+pub(crate) async fn summary_and_comment(ci: Option<&crate::github::CiReporter>, report: &crate::report::Report, comment: bool) {
+    match crate::report::markdown(report) {
         Ok(md) => {
-            if let Some(ci) = ci {
-                warn_all(ci.comment(crate::report::MARKER, &md).await);
+            if let (Some(ci), true) = (ci, comment) {
+                let artifact = match &report.build_url {
+                    Some(u) => format!("The whole report is in the artifacts of {u}."),
+                    None => "The whole report is in the run directories' report.md.".to_owned(),
+                };
+                warn_all(ci.comment_cut(crate::report::MARKER, &md, &artifact).await);
             }
             if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
                 let appended =
@@ -77,4 +80,97 @@ pub(super) async fn report_all(plans: &[Plan], opts: &QualifyOptions, ci: Option
         }
         Err(e) => eprintln!("warning: {e}"),
     }
+}
+
+/// Each run's report files, then one Markdown report of all runs: under
+/// GitHub Actions into the job's summary, and as the pull request's comment
+/// (unless `--no-comment`: a final `report` job comments for all jobs).
+pub(super) async fn report_all(plans: &[Plan], opts: &QualifyOptions, ci: Option<&crate::github::CiReporter>, build_url: Option<&str>) {
+    let journals: Vec<Journal> = plans.iter().filter_map(|p| Journal::load(&p.run_dir)).collect();
+    if let Some(ci) = ci {
+        final_statuses(ci, &journals, build_url).await;
+    }
+    for j in &journals {
+        if let Err(e) = crate::report::write_run_files(j, build_url) {
+            eprintln!("warning: cannot write the report of {}: {e}", j.run_id);
+        }
+    }
+    if opts.dry_run || journals.is_empty() {
+        return;
+    }
+    let report = crate::report::Report::of(&journals, build_url.map(str::to_owned));
+    summary_and_comment(ci, &report, !opts.no_comment).await;
+}
+
+/// `dcos-images report --run-dir DIR...`: one report of every run whose
+/// journal is under the directories (the artifacts of all matrix jobs,
+/// downloaded side by side): report.json, junit.xml and report.md in `out`,
+/// the job summary, one pull request comment for all of them, and each
+/// directory's final status on the head commit and on its publish commit.
+pub fn report_blocking(
+    root: &Path,
+    run_dirs: &[std::path::PathBuf],
+    pr: Option<u64>,
+    out: &Path,
+    build_url: Option<&str>,
+) -> Result<u8, crate::error::Error> {
+    use crate::error::Error;
+    let mut journals: Vec<Journal> = Vec::new();
+    for dir in run_dirs {
+        for entry in walkdir::WalkDir::new(dir).max_depth(4).into_iter().filter_map(Result::ok) {
+            if entry.file_name() != crate::journal::FILE_NAME {
+                continue;
+            }
+            let Some(run_dir) = entry.path().parent() else { continue };
+            if let Some(mut j) = Journal::load(run_dir) {
+                // Where the artifact put it, not where the job ran it.
+                j.run_dir = run_dir.to_owned();
+                if !journals.iter().any(|k| k.run_id == j.run_id) {
+                    journals.push(j);
+                }
+            }
+        }
+    }
+    if journals.is_empty() {
+        let dirs: Vec<String> = run_dirs.iter().map(|d| d.display().to_string()).collect();
+        return Err(Error::usage(
+            format!("no run (journal.json) under {}", dirs.join(", ")),
+            "point --run-dir at the run directories, or at the downloaded artifacts that hold them",
+        ));
+    }
+    journals.sort_by(|a, b| (&a.build_dir, &a.run_id).cmp(&(&b.build_dir, &b.run_id)));
+    let build_url = crate::report::build_url(build_url);
+    let report = crate::report::Report::of(&journals, build_url.clone());
+    std::fs::create_dir_all(out).map_err(|source| Error::Write { path: out.to_owned(), source })?;
+    let write = |name: &str, text: &str| {
+        let path = out.join(name);
+        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| Error::Write { path, source })
+    };
+    let mut json = serde_json::to_string_pretty(&report).expect("reports serialize");
+    json.push('\n');
+    write("report.json", &json)?;
+    let suites: String = journals.iter().map(crate::report::junit_suites).collect();
+    write("junit.xml", &format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites>\n{suites}</testsuites>\n"))?;
+    let md = crate::report::markdown(&report).map_err(|e| Error::usage(e, "report it as a bug"))?;
+    write("report.md", &md)?;
+    let head = || {
+        let git = Git { program: tools::locate(Tool::Git, None).ok()?, repo: root.to_owned() };
+        git.run("read the head commit", &["rev-parse", "HEAD"]).ok().map(|s| s.trim().to_owned())
+    };
+    // octocrab's client is made inside the runtime (its service spawns a task).
+    super::runtime()?.block_on(async {
+        let ci = match crate::github::CiReporter::from_env(pr, head) {
+            Ok(ci) => ci,
+            Err(why) => {
+                eprintln!("warning: {why}");
+                None
+            }
+        };
+        if let Some(ci) = &ci {
+            final_statuses(ci, &journals, build_url.as_deref()).await;
+        }
+        summary_and_comment(ci.as_ref(), &report, true).await;
+    });
+    println!("reported {} run(s) into {}", journals.len(), out.display());
+    Ok(crate::error::exit::SUCCESS)
 }

@@ -38,6 +38,7 @@ use run::Run;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use ci::report_blocking;
 pub use teardown::{destroy_blocking, destroy_runs};
 
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct QualifyOptions {
     pub build_url: Option<String>,
     /// The pull request to comment on (else the CI's own variables).
     pub pr: Option<u64>,
+    /// No pull request comment: a final `report` job comments for every job.
+    pub no_comment: bool,
     /// `cluster up`: a cluster for engineers instead of a qualification.
     pub cluster_up: Option<ClusterUp>,
 }
@@ -137,6 +140,11 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     // Publishing commits to one work tree: one at a time.
     let publish_lock = tokio::sync::Mutex::new(());
     let jobs = tokio::sync::Semaphore::new(opts.jobs.max(1));
+    // The commit qualified, for the reports (none outside a git work tree).
+    let commit = tools::locate(Tool::Git, None).ok().and_then(|program| {
+        let git = crate::tools::git::Git { program, repo: root.to_owned() };
+        git.run("read the tree's commit", &["rev-parse", "HEAD"]).ok().map(|s| s.trim().to_owned())
+    });
     let runs = dirs.iter().zip(&plans).map(|(d, plan)| {
         let mut journal =
             Journal::start(&plan.run_id, &plan.build_dir, root, &plan.run_dir, plan.config.publish_dcos_images_after.as_str());
@@ -147,6 +155,8 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
         regions.sort();
         regions.dedup();
         journal.regions = regions;
+        journal.commit = commit.clone();
+        journal.build_url = build_url.clone();
         let mut run = Run {
             root,
             d,

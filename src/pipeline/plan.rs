@@ -321,7 +321,7 @@ pub(super) fn make_plan(
     };
     stages.push(stage(
         StageKind::Teardown,
-        "destroy the cluster with terraform, then ask EC2 that every instance is terminated",
+        "destroy the cluster with terraform, then remove through EC2 whatever of it is left",
         Some(tf.destroy()),
         teardown_skip,
     ));

@@ -59,11 +59,13 @@ impl PublishTarget {
     /// How many times a rejected push is rebased and retried.
     pub const PUSH_ATTEMPTS: u32 = 5;
 
-    pub fn commit_and_push(&self, build_dir: &str, written: &[PathBuf]) -> Result<(), crate::tools::git::PushError> {
+    /// Commits `written` and pushes; the pushed commit's sha.
+    pub fn commit_and_push(&self, build_dir: &str, written: &[PathBuf]) -> Result<String, crate::tools::git::PushError> {
         let paths: Vec<String> =
             written.iter().map(|p| p.strip_prefix(&self.git.repo).unwrap_or(p).to_string_lossy().into_owned()).collect();
         let message = format!("Publish dcos_images.yaml for {build_dir}");
         self.git.commit_paths(&message, (&self.identity.0, &self.identity.1), &paths)?;
-        self.git.push_rebasing(&self.remote, &self.branch, Self::PUSH_ATTEMPTS).map(|_| ())
+        self.git.push_rebasing(&self.remote, &self.branch, Self::PUSH_ATTEMPTS)?;
+        Ok(self.git.run("read the publish commit", &["rev-parse", "HEAD"])?.trim().to_owned())
     }
 }

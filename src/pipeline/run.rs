@@ -558,7 +558,8 @@ impl Run<'_> {
                     Err(e) => Err(e),
                 };
                 match outcome {
-                    Ok(()) => {
+                    Ok(sha) => {
+                        self.journal.publish_commit = Some(sha);
                         self.end(t, StageState::Ok, None);
                         println!("{}published {}: {}", self.label, self.plan.build_dir, summary(&self.journal.images));
                         // In a dcos_images.yaml now, maybe of a branch not merged

@@ -18,7 +18,21 @@ pub const MARKER: &str = "<!-- dcos-images report -->";
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub build_url: Option<String>,
+    /// The tree's commit the runs qualified (when they agree on one).
+    pub commit: Option<String>,
     pub runs: Vec<RunReport>,
+}
+
+impl Report {
+    pub fn of(journals: &[Journal], build_url: Option<String>) -> Report {
+        let mut commits: Vec<&str> = journals.iter().filter_map(|j| j.commit.as_deref()).collect();
+        commits.dedup();
+        let commit = match commits.as_slice() {
+            [one] => Some((*one).to_owned()),
+            _ => None,
+        };
+        Report { build_url, commit, runs: journals.iter().map(RunReport::of).collect() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +51,23 @@ pub struct RunReport {
     pub framework_tests: Option<TestSummary>,
     pub cleanup: String,
     pub error: Option<String>,
+    /// The overview table's cells (Markdown-safe).
+    pub overview: Overview,
+    /// The run's own CI job, when known.
+    pub build_url: Option<String>,
+    /// The tree's commit the run qualified, and the one it pushed.
+    pub commit: Option<String>,
+    pub publish_commit: Option<String>,
+    /// Open the run's details: it did not end well.
+    pub open: bool,
+}
+
+/// One row of the report's overview: a directory at a glance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    pub images: String,
+    pub tests: String,
+    pub cleanup: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,12 +102,36 @@ impl RunReport {
         let cleanup = match &j.cluster {
             None => "no cluster was created".to_owned(),
             Some(c) => match c.state {
-                ClusterState::Destroyed => format!("cluster destroyed; EC2 reports its {} instance(s) terminated", c.instance_ids.len()),
+                ClusterState::Destroyed => format!("cluster destroyed ({} instance(s)); EC2 shows nothing of it", c.instance_ids.len()),
                 ClusterState::Kept => format!("cluster kept on purpose: `dcos-images destroy {}`", j.run_id),
                 other => format!("**cluster {} — it may still be running**: `dcos-images destroy {}`", state_name(other), j.run_id),
             },
         };
+        let images = match (j.images.len(), j.images_removed || (!j.images.is_empty() && !j.images_wanted())) {
+            (0, _) => "-".to_owned(),
+            (n, false) => format!("{n} region(s)"),
+            (n, true) => format!("{n} region(s), not qualified"),
+        };
+        let tests = match (&j.integration_tests, &j.framework_tests) {
+            (None, None) => "-".to_owned(),
+            (i, f) => [("integration", i), ("framework", f)]
+                .iter()
+                .filter_map(|(name, t)| t.as_ref().map(|t| format!("{name} {}/{}", t.passed, t.total())))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let cleanup_cell = match j.cluster.as_ref().map(|c| c.state) {
+            None => "no cluster".to_owned(),
+            Some(ClusterState::Destroyed) => "destroyed".to_owned(),
+            Some(ClusterState::Kept) => "kept".to_owned(),
+            Some(other) => format!("**{} (may be alive)**", state_name(other)),
+        };
         RunReport {
+            overview: Overview { images, tests, cleanup: cleanup_cell },
+            build_url: j.build_url.clone(),
+            commit: j.commit.clone(),
+            publish_commit: j.publish_commit.clone(),
+            open: j.exit_code != Some(0),
             build_dir: j.build_dir.clone(),
             run_id: j.run_id.clone(),
             state,
@@ -123,10 +178,15 @@ fn xml(s: &str) -> String {
 /// One test case per stage of the run, then the test suites the tests wrote
 /// themselves (`<suite>-junit.xml` in the run directory), as they are.
 pub fn junit(j: &Journal) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites>\n{}</testsuites>\n", junit_suites(j))
+}
+
+/// The `<testsuite>` elements of one run (see [`junit`]).
+pub fn junit_suites(j: &Journal) -> String {
     let failures = j.stages.iter().filter(|s| matches!(s.state, StageState::Failed | StageState::Interrupted)).count();
     let skipped = j.stages.iter().filter(|s| s.state == StageState::Skipped).count();
     let time: f64 = j.stages.iter().filter_map(|s| s.seconds).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites>\n");
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "  <testsuite name=\"dcos-images {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time:.3}\">",
@@ -169,7 +229,6 @@ pub fn junit(j: &Journal) -> String {
             }
         }
     }
-    out.push_str("</testsuites>\n");
     out
 }
 
@@ -180,7 +239,7 @@ pub fn write_run_files(j: &Journal, build_url: Option<&str>) -> std::io::Result<
     json.push('\n');
     crate::fsutil::write_atomic(&j.run_dir.join("report.json"), json.as_bytes())?;
     crate::fsutil::write_atomic(&j.run_dir.join("junit.xml"), junit(j).as_bytes())?;
-    let md = markdown(&Report { build_url: build_url.map(str::to_owned), runs: vec![run] }).unwrap_or_else(|e| e);
+    let md = markdown(&Report { build_url: build_url.map(str::to_owned), commit: j.commit.clone(), runs: vec![run] }).unwrap_or_else(|e| e);
     crate::fsutil::write_atomic(&j.run_dir.join("report.md"), md.as_bytes())
 }
 
