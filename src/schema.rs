@@ -17,7 +17,25 @@ pub fn all() -> Vec<(&'static str, String)> {
         one::<BaseImages>("base_images.schema.json"),
         one::<DcosImages>("dcos_images.schema.json"),
         one::<BuildHistory>("packer_build_history.schema.json"),
-        one::<PublishTestConfig>("publish_and_test_config.schema.json"),
+        ("publish_and_test_config.schema.json", publish_config_schema()),
         one::<RootConfig>("dcos-images.schema.json"),
     ]
+}
+
+/// publish_and_test_config.yaml's schema says what the parser says: an empty
+/// file is the defaults (`null`), and `tests_to_run` holds no empty item and
+/// at most one `-k` item. Counting matches takes `maxContains`: draft 2019-09.
+fn publish_config_schema() -> String {
+    use crate::formats::publish_config::{K_ITEM_PATTERN, NON_EMPTY_PATTERN};
+    let mut schema = serde_json::to_value(schemars::schema_for!(PublishTestConfig)).expect("schemas serialize");
+    schema["$schema"] = serde_json::json!("https://json-schema.org/draft/2019-09/schema");
+    schema["type"] = serde_json::json!(["object", "null"]);
+    let tests = &mut schema["properties"]["tests_to_run"];
+    tests["items"] = serde_json::json!({ "type": "string", "pattern": NON_EMPTY_PATTERN });
+    tests["contains"] = serde_json::json!({ "type": "string", "pattern": K_ITEM_PATTERN });
+    tests["minContains"] = serde_json::json!(0);
+    tests["maxContains"] = serde_json::json!(1);
+    let mut s = serde_json::to_string_pretty(&schema).expect("schemas serialize");
+    s.push('\n');
+    s
 }

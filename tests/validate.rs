@@ -174,3 +174,46 @@ fn schemas_accept_the_files_the_validator_accepts() {
         serde_json::from_str(&std::fs::read_to_string(common::manifest_dir().join("schemas/dcos_images.schema.json")).unwrap()).unwrap();
     assert_eq!(images["additionalProperties"]["pattern"], "^ami-([0-9a-f]{8}|[0-9a-f]{17})$");
 }
+
+/// publish_and_test_config.yaml: the schema (checked by Python's
+/// `jsonschema`, what editors' validators implement) and the tool accept
+/// and refuse the same files.
+#[test]
+fn the_schema_and_the_tool_agree_on_publish_configs() {
+    use dcos_images::formats::publish_config::PublishTestConfig;
+    let schema = common::manifest_dir().join("schemas/publish_and_test_config.schema.json");
+    let cases = [
+        ("", true),
+        ("# only a comment\n", true),
+        ("publish_dcos_images_after: never\n", true),
+        ("tests_to_run:\n  - test_auth.py\n  - -k 'not slow'\n", true),
+        ("tests_to_run:\n  - -k 'not a'\n  - -k 'not b'\n", false),
+        ("tests_to_run:\n  - test_auth.py\n  - ''\n", false),
+        ("tests_to_run:\n  - '   '\n", false),
+        ("publish_dcos_images_after: sometimes\n", false),
+        ("publish_dcos_image_after: never\n", false),
+    ];
+    for (text, valid) in cases {
+        let tool = PublishTestConfig::parse(text);
+        assert_eq!(tool.value.is_some() && tool.problems.is_empty(), valid, "the tool on {text:?}: {:?}", tool.problems);
+        let doc: serde_json::Value = serde_yaml::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
+        let check = "import json, sys, jsonschema\n\
+                     schema = json.load(open(sys.argv[1]))\n\
+                     cls = jsonschema.validators.validator_for(schema)\n\
+                     errors = list(cls(schema).iter_errors(json.load(sys.stdin)))\n\
+                     print(len(errors))";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", check, schema.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with jsonschema (scripts/install-tools.sh installs it)");
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(doc.to_string().as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let errors: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert_eq!(errors == 0, valid, "the schema on {text:?}: {errors} error(s)");
+    }
+}

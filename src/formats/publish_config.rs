@@ -106,11 +106,51 @@ impl PublishTestConfig {
                 return Parsed { value: None, problems: unknown };
             }
         }
-        parse_yaml(text, &format!("one of the documented values (publish_dcos_images_after: {})", PublishStep::NAMES.join(" | ")), || {
-            Some(PublishTestConfig::default())
-        })
+        let mut parsed = parse_yaml(
+            text,
+            &format!("one of the documented values (publish_dcos_images_after: {})", PublishStep::NAMES.join(" | ")),
+            || Some(PublishTestConfig::default()),
+        );
+        let problems = parsed.value.as_ref().map(|c| c.selection_problems(text)).unwrap_or_default();
+        if !problems.is_empty() {
+            parsed.value = None;
+            parsed.problems.extend(problems);
+        }
+        parsed
+    }
+
+    /// What pytest would not run as written: an empty item (it selects
+    /// nothing, or everything), and a second `-k` item (pytest keeps only the
+    /// last one, silently running tests the first meant to leave out). The
+    /// schema refuses the same (`maxContains`, `pattern`).
+    fn selection_problems(&self, text: &str) -> Vec<FileProblem> {
+        let items = self.tests_to_run.as_deref().unwrap_or_default();
+        let line = line_of_yaml_key(text, "tests_to_run");
+        let mut problems = Vec::new();
+        if items.iter().any(|i| i.trim().is_empty()) {
+            problems.push(FileProblem::new(
+                Code::InvalidValue,
+                line,
+                "tests_to_run has an empty item",
+                "remove it, or name a test file or one `-k '<expression>'`",
+            ));
+        }
+        let k: Vec<&String> = items.iter().filter(|i| i.trim_start().starts_with("-k")).collect();
+        if k.len() > 1 {
+            problems.push(FileProblem::new(
+                Code::InvalidValue,
+                line,
+                format!("tests_to_run has {} `-k` items; pytest keeps only the last one", k.len()),
+                "join the expressions in one item: -k '(<first>) and (<second>)'",
+            ));
+        }
+        problems
     }
 }
+
+/// `-k` items and empty items, for the schema (see `selection_problems`).
+pub const K_ITEM_PATTERN: &str = "^\\s*-k";
+pub const NON_EMPTY_PATTERN: &str = "\\S";
 
 #[cfg(test)]
 mod tests {
@@ -142,6 +182,18 @@ mod tests {
         assert_eq!(p.problems[0].line, Some(2));
         let p = PublishTestConfig::parse("tests_to_run: test_auth.py\n");
         assert_eq!(p.problems[0].code, Code::InvalidValue);
+    }
+
+    #[test]
+    fn a_selection_pytest_would_not_run_as_written_is_refused() {
+        let p = PublishTestConfig::parse("run_framework_tests: false\ntests_to_run:\n  - -k 'not a'\n  - -k 'not b'\n");
+        assert!(p.value.is_none());
+        assert_eq!((p.problems[0].code, p.problems[0].line), (Code::InvalidValue, Some(2)));
+        assert!(p.problems[0].message.contains("2 `-k` items"), "{}", p.problems[0].message);
+        let p = PublishTestConfig::parse("tests_to_run:\n  - test_auth.py\n  - ''\n");
+        assert!(p.problems[0].message.contains("empty item"), "{}", p.problems[0].message);
+        let ok = PublishTestConfig::parse("tests_to_run:\n  - test_auth.py\n  - -k 'not slow'\n");
+        assert!(ok.problems.is_empty() && ok.value.is_some());
     }
 
     #[test]
