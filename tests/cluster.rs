@@ -344,7 +344,9 @@ fn check_reports(j: &serde_json::Value, step_summary: &str) {
     assert_eq!(report["state"], "qualified");
     assert_eq!(report["integration_tests"]["passed"], 3);
     let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
-    assert_eq!(junit.matches("<testcase classname=\"centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\"").count(), 14, "{junit}");
+    // Classnames that survive Jenkins' split at the last dot; unique suite names.
+    assert_eq!(junit.matches("classname=\"dcos-images.centos/7_8/aws/DCOS-2_1_1/docker-19_03_12\"").count(), 14, "{junit}");
+    assert!(junit.contains("<testsuite name=\"integration tests: centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\""), "{junit}");
     assert!(junit.contains("name=\"test_two_private_agents\""), "the tests' own cases: {junit}");
     assert!(junit.contains("<skipped message=\"run_framework_tests is false\"/>"), "{junit}");
 

@@ -208,3 +208,68 @@ fn a_comment_over_github_s_limit_is_cut_with_a_pointer() {
     );
     assert!(stored.contains("| row 02000 | some text |\n"));
 }
+
+/// The report job: the runs of two matrix jobs, downloaded side by side as
+/// artifacts, become one comment with both directories, and each
+/// directory's final status lands on the head and on its publish commit.
+#[test]
+fn report_makes_one_comment_of_every_matrix_job() {
+    use dcos_images::journal::{Journal, RunState, StageState};
+    let fake = FakeGitHub::start(TOKEN);
+    let tmp = tempfile::tempdir().unwrap();
+    let artifacts = tmp.path().join("artifacts");
+    let head = "1111111111111111111111111111111111111111";
+    let publish = "2222222222222222222222222222222222222222";
+    for (job, dir, state, exit, published) in [
+        (0, "centos/7.8/aws/DCOS-2.1.1/docker-19.03.12", RunState::Qualified, 0, true),
+        (1, "rhel/8.2/aws/DCOS-2.1.1/docker-19.03.12", RunState::Failed, 1, false),
+    ] {
+        let run_dir = artifacts.join(format!("runs-{job}")).join(format!("20261123T100000Z-job{job}"));
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let mut j = Journal::start(&format!("20261123T100000Z-job{job}"), dir, tmp.path(), &run_dir, "integration_tests");
+        j.begin("integration_tests", "run the integration tests");
+        j.end(if exit == 0 { StageState::Ok } else { StageState::Failed }, 1.0, None);
+        j.commit = Some(head.into());
+        j.publish_commit = published.then(|| publish.to_owned());
+        j.build_url = Some(format!("https://github.example.invalid/dcos/dcos-images/actions/runs/9/job/{job}"));
+        j.finish(state, exit, None);
+    }
+    // A second comment of someone else's stays apart.
+    fake.state.lock().unwrap().comments.push((1, "LGTM".into()));
+    let report = || {
+        common::Test::new()
+            .root(tmp.path())
+            .args(["report", "--run-dir", artifacts.to_str().unwrap(), "--pr", "7", "--out", tmp.path().join("out").to_str().unwrap()])
+            .env("GITHUB_REPOSITORY", "dcos/dcos-images")
+            .env("GITHUB_API_URL", &fake.url)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_SHA", head)
+            .status(0)
+    };
+    let out = report();
+    assert!(out.stdout.contains("reported 2 run(s)"), "{}", out.stdout);
+    let comments = fake.state.lock().unwrap().comments.clone();
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    let body = &comments[1].1;
+    assert!(body.starts_with(MARKER), "{body}");
+    assert!(body.contains("| `centos/7.8/aws/DCOS-2.1.1/docker-19.03.12` | ✅ qualified ([job](https://github.example.invalid/dcos/dcos-images/actions/runs/9/job/0))"), "{body}");
+    assert!(body.contains("| `rhel/8.2/aws/DCOS-2.1.1/docker-19.03.12` | ❌ failed ([job]("), "{body}");
+    assert!(body.contains(&format!("Commit: {head}")), "{body}");
+    let statuses: Vec<(String, String, String)> = fake
+        .state
+        .lock()
+        .unwrap()
+        .statuses
+        .iter()
+        .map(|(sha, s)| (sha[..1].to_owned(), s["context"].as_str().unwrap().to_owned(), s["state"].as_str().unwrap().to_owned()))
+        .collect();
+    let centos = "dcos-images/centos/7.8/aws/DCOS-2.1.1/docker-19.03.12".to_owned();
+    let rhel = "dcos-images/rhel/8.2/aws/DCOS-2.1.1/docker-19.03.12".to_owned();
+    assert_eq!(
+        statuses,
+        vec![("1".into(), centos.clone(), "success".into()), ("2".into(), centos, "success".into()), ("1".into(), rhel, "failure".into()),]
+    );
+    // Run again (a re-run of the workflow): the same comment, updated.
+    report();
+    assert_eq!(fake.state.lock().unwrap().comments.len(), 2);
+}

@@ -155,6 +155,7 @@ fn parse_all(name: &str, text: &str) {
         }
         "junit.xml" => {
             let _ = dcos_images::formats::junit::parse(text);
+            let _ = dcos_images::formats::junit::cases(text);
         }
         n if n.ends_with(".tfvars") => {
             if let Some(t) = Tfvars::parse(text).value {

@@ -1,5 +1,7 @@
-//! JUnit XML as pytest writes it: enough to count passed / failed / skipped
-//! and name the failures. A small reader for a small format, not an XML parser.
+//! JUnit XML as pytest writes it: enough to count passed / failed / skipped,
+//! name the failures, and carry each case into dcos-images' own report. A
+//! small reader for a small format, not an XML parser (total: never panics,
+//! tests/mutation.rs).
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TestSummary {
@@ -21,6 +23,91 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     let start = tag.find(&key)? + key.len();
     let end = tag[start..].find('"')? + start;
     Some(tag[start..end].replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+}
+
+/// How one test case ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    /// `<failure>`: an assertion of the test failed.
+    Failed {
+        message: String,
+        text: String,
+    },
+    /// `<error>`: the test could not run (a fixture, a setup).
+    Error {
+        message: String,
+        text: String,
+    },
+    Skipped {
+        message: String,
+    },
+}
+
+/// One `<testcase>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub classname: Option<String>,
+    pub name: String,
+    pub seconds: Option<f64>,
+    pub outcome: Outcome,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// The `message` attribute and the text of the first `<element ...>` in `body`.
+fn element(body: &str, element: &str) -> Option<(String, String)> {
+    let start = body.find(&format!("<{element}"))?;
+    let rest = &body[start..];
+    let tag_end = rest.find('>')?;
+    let tag = &rest[..tag_end];
+    let message = attr(tag, "message").unwrap_or_default();
+    if tag.ends_with('/') {
+        return Some((message, String::new()));
+    }
+    let text_start = tag_end + 1;
+    let text_end = rest[text_start..].find(&format!("</{element}>")).map_or(rest.len(), |e| e + text_start);
+    Some((message, unescape(&rest[text_start..text_end])))
+}
+
+/// Every test case of a pytest report, in order.
+pub fn cases(xml: &str) -> Result<Vec<Case>, String> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find("<testcase") {
+        rest = &rest[i..];
+        let open_end = rest.find('>').ok_or("a <testcase> tag is not closed")?;
+        let tag = &rest[..open_end];
+        let (body, next) = if tag.ends_with('/') {
+            ("", &rest[open_end + 1..])
+        } else {
+            let body_start = open_end + 1;
+            let close = rest[body_start..].find("</testcase>").ok_or("a <testcase> has no </testcase>")? + body_start;
+            (&rest[body_start..close], &rest[close + "</testcase>".len()..])
+        };
+        let outcome = if let Some((message, text)) = element(body, "failure") {
+            Outcome::Failed { message, text }
+        } else if let Some((message, text)) = element(body, "error") {
+            Outcome::Error { message, text }
+        } else if let Some((message, _)) = element(body, "skipped") {
+            Outcome::Skipped { message }
+        } else {
+            Outcome::Passed
+        };
+        out.push(Case {
+            classname: attr(tag, "classname").filter(|c| !c.is_empty()),
+            name: attr(tag, "name").unwrap_or_else(|| "(unnamed)".into()),
+            seconds: attr(tag, "time").and_then(|t| t.parse().ok()).filter(|t: &f64| t.is_finite() && *t >= 0.0),
+            outcome,
+        });
+        rest = next;
+    }
+    if out.is_empty() && !xml.contains("<testsuite") {
+        return Err("not a JUnit report: no <testsuite> and no <testcase>".into());
+    }
+    Ok(out)
 }
 
 pub fn parse(xml: &str) -> Result<TestSummary, String> {

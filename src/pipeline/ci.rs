@@ -149,8 +149,7 @@ pub fn report_blocking(
     let mut json = serde_json::to_string_pretty(&report).expect("reports serialize");
     json.push('\n');
     write("report.json", &json)?;
-    let suites: String = journals.iter().map(crate::report::junit_suites).collect();
-    write("junit.xml", &format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites>\n{suites}</testsuites>\n"))?;
+    write("junit.xml", &crate::report::junit_of(&journals))?;
     let md = crate::report::markdown(&report).map_err(|e| Error::usage(e, "report it as a bug"))?;
     write("report.md", &md)?;
     let head = || {

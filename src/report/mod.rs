@@ -8,7 +8,6 @@ use crate::formats::junit::TestSummary;
 use crate::journal::{state_name, ClusterState, Journal, StageState};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 const TEMPLATE: &str = include_str!("report.md.hbs");
 
@@ -171,65 +170,102 @@ pub fn markdown(report: &Report) -> Result<String, String> {
     hb.render_template(TEMPLATE, report).map_err(|e| format!("cannot render the report: {e}"))
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// A build directory as a JUnit classname: Jenkins splits a classname at its
+/// last dot into package and class (`…docker-19.03` / `12`), so the dots of
+/// versions become `_` and `dcos-images` is the package.
+pub fn classname(build_dir: &str) -> String {
+    format!("dcos-images.{}", build_dir.replace('.', "_"))
 }
 
-/// One test case per stage of the run, then the test suites the tests wrote
-/// themselves (`<suite>-junit.xml` in the run directory), as they are.
-pub fn junit(j: &Journal) -> String {
-    format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<testsuites>\n{}</testsuites>\n", junit_suites(j))
-}
-
-/// The `<testsuite>` elements of one run (see [`junit`]).
-pub fn junit_suites(j: &Journal) -> String {
-    let failures = j.stages.iter().filter(|s| matches!(s.state, StageState::Failed | StageState::Interrupted)).count();
-    let skipped = j.stages.iter().filter(|s| s.state == StageState::Skipped).count();
-    let time: f64 = j.stages.iter().filter_map(|s| s.seconds).sum();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"dcos-images {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time:.3}\">",
-        xml(&j.build_dir),
-        j.stages.len()
-    );
+/// A test case per stage of the run, in a suite named after the build
+/// directory; then the suites the tests wrote (`<suite>-junit.xml` in the run
+/// directory), each named `<suite> tests: <build dir>` so no two are alike.
+/// A stage a tool failed in (or a signal stopped) is an `<error>`; a failed
+/// test stage is a `<failure>`; each carries its reason as the message.
+pub fn junit_suites(j: &Journal) -> Vec<quick_junit::TestSuite> {
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+    let secs = |s: Option<f64>| s.filter(|s| s.is_finite() && *s >= 0.0).map(std::time::Duration::from_secs_f64);
+    let mut stages = TestSuite::new(format!("dcos-images: {}", j.build_dir));
     for s in &j.stages {
-        let _ = write!(
-            out,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&j.build_dir),
-            xml(&s.name),
-            s.seconds.unwrap_or(0.0)
-        );
         let detail = s.detail.as_deref().unwrap_or("");
-        match s.state {
+        let reason = detail.lines().next().unwrap_or(&state_name(s.state)).to_owned();
+        let tests = s.name == "integration_tests" || s.name == "framework_tests";
+        let status = match s.state {
             StageState::Failed | StageState::Interrupted => {
-                let _ =
-                    writeln!(out, ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", xml(&state_name(s.state)), xml(detail));
+                let kind = if tests && s.state == StageState::Failed && j.exit_code == Some(crate::error::exit::NEGATIVE) {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut st = TestCaseStatus::non_success(kind);
+                st.set_message(reason).set_type(state_name(s.state)).set_description(detail);
+                st
             }
             StageState::Skipped => {
-                let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(detail));
+                let mut st = TestCaseStatus::skipped();
+                st.set_message(detail);
+                st
             }
-            _ => out.push_str("/>\n"),
+            _ => TestCaseStatus::success(),
+        };
+        let mut case = TestCase::new(s.name.as_str(), status);
+        case.set_classname(classname(&j.build_dir));
+        if let Some(t) = secs(s.seconds) {
+            case.set_time(t);
         }
+        stages.add_test_case(case);
     }
-    out.push_str("  </testsuite>\n");
+    let mut suites = vec![stages];
     for suite in ["integration", "framework"] {
-        if let Ok(text) = std::fs::read_to_string(j.run_dir.join(format!("{suite}-junit.xml"))) {
-            let mut rest = text.as_str();
-            while let Some(start) = rest.find("<testsuite") {
-                // `<testsuite` but not `<testsuites`.
-                if rest[start..].starts_with("<testsuites") {
-                    rest = &rest[start + 1..];
-                    continue;
+        let Ok(text) = std::fs::read_to_string(j.run_dir.join(format!("{suite}-junit.xml"))) else { continue };
+        let Ok(cases) = crate::formats::junit::cases(&text) else { continue };
+        let mut tests = TestSuite::new(format!("{suite} tests: {}", j.build_dir));
+        for c in cases {
+            use crate::formats::junit::Outcome;
+            let status = match c.outcome {
+                Outcome::Passed => TestCaseStatus::success(),
+                Outcome::Failed { message, text } => {
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    st.set_message(message).set_description(text);
+                    st
                 }
-                let Some(end) = rest[start..].find("</testsuite>") else { break };
-                let _ = writeln!(out, "  {}", &rest[start..start + end + "</testsuite>".len()]);
-                rest = &rest[start + end + 1..];
+                Outcome::Error { message, text } => {
+                    let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    st.set_message(message).set_description(text);
+                    st
+                }
+                Outcome::Skipped { message } => {
+                    let mut st = TestCaseStatus::skipped();
+                    st.set_message(message);
+                    st
+                }
+            };
+            let mut case = TestCase::new(c.name, status);
+            if let Some(cn) = c.classname {
+                case.set_classname(cn);
             }
+            if let Some(t) = secs(c.seconds) {
+                case.set_time(t);
+            }
+            tests.add_test_case(case);
         }
+        suites.push(tests);
     }
-    out
+    suites
+}
+
+/// The JUnit XML of `journals`' runs (see [`junit_suites`]).
+pub fn junit_of(journals: &[Journal]) -> String {
+    let mut report = quick_junit::Report::new("dcos-images");
+    for j in journals {
+        report.add_test_suites(junit_suites(j));
+    }
+    report.to_string().unwrap_or_else(|e| format!("<!-- cannot write the JUnit report: {e} -->\n"))
+}
+
+/// The JUnit XML of one run.
+pub fn junit(j: &Journal) -> String {
+    junit_of(std::slice::from_ref(j))
 }
 
 /// Writes `report.json`, `junit.xml` and `report.md` into the run directory.
@@ -253,4 +289,68 @@ pub fn build_url(given: Option<&str>) -> Option<String> {
         return Some(format!("{server}/{repo}/actions/runs/{run}"));
     }
     var("BUILD_URL")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::RunState;
+
+    /// A failed run: render ok, packer failed (a tool: an error), tests failed
+    /// in a second run's journal (a failure), with pytest's own report.
+    fn journal(dir: &std::path::Path, failed_stage: &str, detail: &str, exit: u8) -> Journal {
+        let mut j = Journal::start("r1", "centos/7.8/aws/DCOS-2.1.1/docker-19.03.12", dir, dir, "integration_tests");
+        j.begin("render", "render");
+        j.end(StageState::Ok, 0.5, None);
+        j.begin(failed_stage, "the stage");
+        j.end(StageState::Failed, 2.0, Some(detail.to_owned()));
+        j.begin("framework_tests", "framework");
+        j.end(StageState::Skipped, 0.0, Some("run_framework_tests is false".into()));
+        j.finish(RunState::Failed, exit, None);
+        j
+    }
+
+    #[test]
+    fn junit_names_survive_jenkins_and_failures_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("integration-junit.xml"),
+            r#"<testsuites><testsuite name="pytest"><testcase classname="test_auth" name="test_ok" time="0.1"/><testcase classname="test_auth" name="test_bad" time="0.2"><failure message="assert 1 == 2">E assert 1 == 2</failure></testcase></testsuite></testsuites>"#,
+        )
+        .unwrap();
+        let tool = journal(dir.path(), "packer_build", "packer exited with 1\x1b[31m\x07 (full log: packer.log)", exit_code::TOOL);
+        let xml = junit(&tool);
+        assert!(xml.contains(r#"classname="dcos-images.centos/7_8/aws/DCOS-2_1_1/docker-19_03_12""#), "{xml}");
+        assert!(xml.contains(r#"<error message="packer exited with 1 (full log: packer.log)" type="failed">"#), "{xml}");
+        assert!(!xml.contains('\x07') && !xml.contains('\x1b'), "control characters are not XML: {xml}");
+        assert!(xml.contains(r#"<skipped message="run_framework_tests is false"/>"#), "{xml}");
+        // Suites: the stages, and pytest's under a name of its own.
+        assert!(xml.contains(r#"<testsuite name="dcos-images: centos/7.8/aws/DCOS-2.1.1/docker-19.03.12""#), "{xml}");
+        assert!(xml.contains(r#"<testsuite name="integration tests: centos/7.8/aws/DCOS-2.1.1/docker-19.03.12""#), "{xml}");
+        assert!(!xml.contains(r#"name="pytest""#), "{xml}");
+        assert!(xml.contains(r#"<failure message="assert 1 == 2">E assert 1 == 2</failure>"#), "{xml}");
+        // What the tests failed in is a failure, with its reason.
+        let tests = journal(dir.path(), "integration_tests", "integration tests: 1 passed, 1 failed\nmore", exit_code::NEGATIVE);
+        let xml = junit(&tests);
+        assert!(xml.contains(r#"<failure message="integration tests: 1 passed, 1 failed" type="failed">"#), "{xml}");
+        // Read back: every case is there.
+        let cases = crate::formats::junit::cases(&junit_of(&[tool, tests])).unwrap();
+        assert_eq!(cases.len(), 2 * (3 + 2));
+    }
+
+    mod exit_code {
+        pub const TOOL: u8 = crate::error::exit::TOOL_FAILED;
+        pub const NEGATIVE: u8 = crate::error::exit::NEGATIVE;
+    }
+
+    #[test]
+    fn markdown_details_cannot_break_the_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = journal(dir.path(), "packer_build", "a | pipe and ``` fences", exit_code::TOOL);
+        j.error = Some("```\nboom\n```".into());
+        let md = markdown(&Report::of(&[j], None)).unwrap();
+        assert!(md.contains("| the stage | failed: a \\| pipe and ``` fences |"), "{md}");
+        assert!(md.contains("~~~~text\n```\nboom\n```\n~~~~"), "{md}");
+        assert!(md.contains("<details open>"), "a failed run's details are open: {md}");
+    }
 }
