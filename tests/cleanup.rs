@@ -89,13 +89,14 @@ fn sigkill_while_terraform_applies_then_destroy_leaves_nothing_of_the_run() {
     assert!(sb.live_instances("us-west-2").is_empty());
     assert_eq!(journal(&sb)["cluster"]["state"], "destroyed");
     assert_eq!(journal(&sb)["images_removed"], true);
+    assert_eq!(run_state(&sb), "interrupted", "killed, then cleaned up");
     // Once more: nothing to do, still exit 0.
     destroy(&sb, &run_id);
 }
 
 /// dcos-images SIGKILLed while packer builds: packer, in a process group of
-/// its own, goes on building. `destroy` stops it (packer then removes its
-/// builder instance and temporary security group) and checks EC2.
+/// its own, goes on building. `destroy --all` (CI's cleanup step) stops it,
+/// and removes what packer, killed by SIGPIPE as it cleans up, leaves.
 #[test]
 fn sigkill_while_packer_builds_then_destroy_stops_packer_and_leaves_nothing() {
     let sb = Sandbox::start();
@@ -119,7 +120,9 @@ fn sigkill_while_packer_builds_then_destroy_stops_packer_and_leaves_nothing() {
     assert!(group_alive(packer), "packer outlives a SIGKILL of dcos-images");
     assert_eq!(run_state(&sb), "died");
 
-    let out = destroy(&sb, &run_id);
+    // What CI's cleanup step runs: every run of the directory that may
+    // have left something.
+    let out = Test::new().envs(&sb.env()).args(["destroy", "--all", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
     assert!(out.stderr.contains("died while `build the image with packer` ran; stopping it"), "{}", out.stderr);
     assert!(!group_alive(packer), "packer was stopped");
     for region in ["us-west-2", "us-east-1"] {
@@ -136,6 +139,9 @@ fn sigkill_while_packer_builds_then_destroy_stops_packer_and_leaves_nothing() {
     );
     let groups = sb.security_group_names("us-west-2");
     assert!(!groups.iter().any(|g| g.starts_with("packer_")), "packer's temporary group is gone: {groups:?}\n{}", out.stderr);
+    // Nothing may be left now: a second --all finds no run to look at.
+    let again = Test::new().envs(&sb.env()).args(["destroy", "--all", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0);
+    assert!(again.stdout.contains("may have left anything"), "{}", again.stdout);
 }
 
 const AMI: &str = "ami-1812c061";

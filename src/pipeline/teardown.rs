@@ -287,6 +287,11 @@ async fn destroy(run_root: &Path, run_id: &str, keep_images: bool) -> Result<u8,
         journal.images_removed = true;
     }
     journal.set_cluster_state(if left.is_empty() { ClusterState::Destroyed } else { ClusterState::DestroyFailed });
+    if left.is_empty() && journal.died() {
+        // Killed, and cleaned up: an interrupted run from now on (`runs`,
+        // `destroy --all` and the reports no longer see a dead one).
+        journal.finish(RunState::Interrupted, exit::INTERRUPTED, Some("the run was killed; `destroy` removed what it left".into()));
+    }
     if left.is_empty() {
         let kept = if images { "" } else { " (its images are kept: the run published them, qualified, or --keep-images)" };
         println!("nothing of {run_id} is left in EC2 ({}){kept}", regions.join(", "));
