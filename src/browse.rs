@@ -51,6 +51,32 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// Whether a directory `depth` levels below the root, named `name`, can
+    /// hold a build directory this filter selects (`<os>/<os-version>/<cloud>/
+    /// DCOS-<v>/docker-<v>/<variant>`). A name outside the layout is admitted:
+    /// the tree reports it, the filter does not hide it.
+    pub fn admits(&self, depth: usize, name: &str) -> bool {
+        let opt = |f: &Option<String>, v: &str| f.as_deref().is_none_or(|f| matches_prefix(v, f));
+        match depth {
+            1 => opt(&self.os, name),
+            2 => opt(&self.os_version, name),
+            3 => opt(&self.cloud, name),
+            4 => match (name.strip_prefix("DCOS-"), self.dcos.as_deref()) {
+                (Some(v), Some(f)) => matches_prefix(&canonical_dcos(v), &canonical_dcos(f)),
+                _ => true,
+            },
+            5 => name.strip_prefix("docker-").is_none_or(|v| opt(&self.docker, v)),
+            6 => match self.variant.as_deref() {
+                None => true,
+                Some("none") => false,
+                Some(f) => f == name,
+            },
+            _ => true,
+        }
+    }
+}
+
 /// One build directory, as `list --format json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {

@@ -314,6 +314,11 @@ impl Invocation {
     fn load_tree(&self) -> Result<Tree, Error> {
         Ok(Tree::load(&self.root, &self.config.tree.exclude)?)
     }
+
+    /// Only the build directories `filter` can select (see [`browse::Filter::admits`]).
+    fn load_selected(&self, filter: &browse::Filter) -> Result<Tree, Error> {
+        Ok(Tree::load_selected(&self.root, &self.config.tree.exclude, &|depth, name| filter.admits(depth, name))?)
+    }
 }
 
 /// Parses the process's arguments, runs, and returns the exit code.
@@ -349,13 +354,19 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             Ok(if validate::counts(&diags).0 > 0 { exit::NEGATIVE } else { exit::SUCCESS })
         }
         Command::List { filter, format } => {
-            let tree = inv.load_tree()?;
+            let tree = inv.load_selected(filter)?;
             print!("{}", browse::render_list(&browse::rows(&tree, filter), *format));
             Ok(exit::SUCCESS)
         }
         Command::Find { filter, format } => {
-            let tree = inv.load_tree()?;
-            match browse::find(&tree, filter) {
+            // The directories asked about are read first; the whole tree only
+            // when none matches, to name the nearest ones.
+            let selected = inv.load_selected(filter)?;
+            let outcome = match browse::find(&selected, filter) {
+                FindOutcome::NotFound { nearest, .. } if nearest.is_empty() => browse::find(&inv.load_tree()?, filter),
+                outcome => outcome,
+            };
+            match outcome {
                 FindOutcome::Found(found) => {
                     match format {
                         FindFormat::Text => found.iter().for_each(|(image, region, path)| println!("{image} {region} {path}")),

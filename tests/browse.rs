@@ -122,3 +122,44 @@ fn a_missing_root_is_a_usage_error() {
     let out = Test::new().args(["--root", "/nonexistent/tree", "list"]).status(2);
     assert!(out.stderr.contains("--root"), "{}", out.stderr);
 }
+
+/// `find` and a filtered `list` read only the build directories the filter
+/// can select: a file elsewhere that would block any reader (a FIFO with no
+/// writer) is never opened. The whole tree is read only to name the nearest
+/// directories when nothing matches.
+#[test]
+fn find_and_filtered_list_read_only_the_directories_asked_about() {
+    let tree = valid_tree();
+    let elsewhere = tree.path().join("rhel/8.0/aws/DCOS-2.2.0/docker-19.03.12/publish_and_test_config.yaml");
+    std::fs::remove_file(&elsewhere).unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&elsewhere).status().unwrap();
+    assert!(status.success());
+    let run = |args: &[&str]| {
+        let mut child = Test::new()
+            .root(tree.path())
+            .args(args)
+            .command()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut out = String::new();
+                std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+                return (status.code(), out);
+            }
+            if start.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("`{}` read a file of a build directory it was not asked about", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let (code, out) = run(&["find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.1", "--region", "us-west-2"]);
+    assert_eq!((code, out), (Some(0), format!("ami-0c1d2e3f4a5b6c7d8 us-west-2 {BUILT}\n")));
+    let (code, out) = run(&["list", "--os", "centos", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 2, "{out}");
+}

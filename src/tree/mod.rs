@@ -182,6 +182,14 @@ impl Tree {
     /// Walks `root` and loads every build directory. Hidden directories,
     /// `target/` and the `exclude`d paths (relative to the root) are skipped.
     pub fn load(root: &Path, exclude: &[String]) -> Result<Tree, TreeError> {
+        Tree::load_selected(root, exclude, &|_, _| true)
+    }
+
+    /// As [`Tree::load`], descending only into the directories `select`
+    /// admits (given their depth below the root and their name): the layout
+    /// names OS, versions and variant, so a command about a few build
+    /// directories reads only their files, whatever the tree's size.
+    pub fn load_selected(root: &Path, exclude: &[String], select: &(dyn Fn(usize, &str) -> bool + Sync)) -> Result<Tree, TreeError> {
         if !root.is_dir() {
             return Err(TreeError::NotADirectory(root.to_owned()));
         }
@@ -193,7 +201,7 @@ impl Tree {
                 return true;
             }
             let name = e.file_name().to_string_lossy();
-            if name.starts_with('.') || name == "target" {
+            if name.starts_with('.') || name == "target" || !select(e.depth(), &name) {
                 return false;
             }
             let rel = rel_path(root, e.path());
