@@ -252,7 +252,13 @@ fn report_makes_one_comment_of_every_matrix_job() {
     assert_eq!(comments.len(), 2, "{comments:?}");
     let body = &comments[1].1;
     assert!(body.starts_with(MARKER), "{body}");
-    assert!(body.contains("| `centos/7.8/aws/DCOS-2.1.1/docker-19.03.12` | ✅ qualified ([job](https://github.example.invalid/dcos/dcos-images/actions/runs/9/job/0))"), "{body}");
+    let job = "https://github.example.invalid/dcos/dcos-images/actions/runs/9/job/0";
+    assert!(
+        body.contains(&format!(
+            "| `centos/7.8/aws/DCOS-2.1.1/docker-19.03.12` | ✅ qualified ([job]({job}), [artifacts]({job}#artifacts))"
+        )),
+        "{body}"
+    );
     assert!(body.contains("| `rhel/8.2/aws/DCOS-2.1.1/docker-19.03.12` | ❌ failed ([job]("), "{body}");
     assert!(body.contains(&format!("Commit: {head}")), "{body}");
     let statuses: Vec<(String, String, String)> = fake

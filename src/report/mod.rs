@@ -54,6 +54,8 @@ pub struct RunReport {
     pub overview: Overview,
     /// The run's own CI job, when known.
     pub build_url: Option<String>,
+    /// Where its files are: the artifacts of a GitHub Actions run.
+    pub artifacts_url: Option<String>,
     /// The tree's commit the run qualified, and the one it pushed.
     pub commit: Option<String>,
     pub publish_commit: Option<String>,
@@ -128,6 +130,7 @@ impl RunReport {
         RunReport {
             overview: Overview { images, tests, cleanup: cleanup_cell },
             build_url: j.build_url.clone(),
+            artifacts_url: j.build_url.as_deref().filter(|u| u.contains("/actions/runs/")).map(|u| format!("{u}#artifacts")),
             commit: j.commit.clone(),
             publish_commit: j.publish_commit.clone(),
             open: j.exit_code != Some(0),
@@ -336,6 +339,25 @@ mod tests {
         // Read back: every case is there.
         let cases = crate::formats::junit::cases(&junit_of(&[tool, tests])).unwrap();
         assert_eq!(cases.len(), 2 * (3 + 2));
+    }
+
+    #[test]
+    fn a_github_actions_run_links_its_job_and_artifacts_and_the_junit_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = journal(dir.path(), "packer_build", "packer exited with 1", exit_code::TOOL);
+        j.build_url = Some("https://github.com/dcos/dcos-images/actions/runs/42".into());
+        let md = markdown(&Report::of(std::slice::from_ref(&j), None)).unwrap();
+        assert!(
+            md.contains("([job](https://github.com/dcos/dcos-images/actions/runs/42), [artifacts](https://github.com/dcos/dcos-images/actions/runs/42#artifacts))"),
+            "{md}"
+        );
+        // quick-junit's own reader takes what its writer wrote: counts agree.
+        let report = quick_junit::Report::deserialize_from_str(&junit(&j)).unwrap();
+        assert_eq!((report.tests, report.failures, report.errors), (3, 0, 1));
+        assert_eq!(
+            report.test_suites[0].test_cases[1].classname.as_ref().unwrap().as_str(),
+            "dcos-images.centos/7_8/aws/DCOS-2_1_1/docker-19_03_12"
+        );
     }
 
     mod exit_code {
