@@ -17,7 +17,7 @@ Exit codes:
   1    a negative answer: validation errors, nothing found, tests failed
   2    usage or configuration error
   3    a tool failed (packer, terraform, ssh, git) or a file could not be written
-  4    teardown failed: a cluster may still be running
+  4    teardown failed: something of a run may still be in EC2 (named)
   130  interrupted";
 
 #[derive(Debug, Parser)]
