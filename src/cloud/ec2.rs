@@ -94,14 +94,16 @@ impl Ec2 {
             return Ok(Vec::new());
         }
         let filter = Filter::builder().name("instance-id").set_values(Some(ids.to_vec())).build();
-        self.alive_instances(region, filter, "describe the cluster's instances").await
-    }
-
-    /// Instances tagged `key` = `value` that are not terminated: what a run
-    /// left, whether or not terraform's state knows it.
-    pub async fn tagged_instances_alive(&self, region: &str, key: &str, value: &str) -> Result<Vec<String>, CloudError> {
-        let filter = Filter::builder().name(format!("tag:{key}")).values(value).build();
-        self.alive_instances(region, filter, "list the run's instances").await
+        let description = "describe the cluster's instances";
+        let out =
+            self.client(region).describe_instances().filters(filter).send().await.map_err(|e| Self::api_err(region, description, e))?;
+        Ok(out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| !matches!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated" | "shutting-down")))
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
     }
 
     /// Asks EC2 to terminate `ids` (what terraform's state lost track of).
@@ -116,18 +118,5 @@ impl Ec2 {
             .await
             .map_err(|e| Self::api_err(region, "terminate the run's instances", e))?;
         Ok(())
-    }
-
-    /// The instances `filter` selects that are neither terminated nor on their way.
-    async fn alive_instances(&self, region: &str, filter: Filter, description: &str) -> Result<Vec<String>, CloudError> {
-        let out =
-            self.client(region).describe_instances().filters(filter).send().await.map_err(|e| Self::api_err(region, description, e))?;
-        Ok(out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .filter(|i| !matches!(i.state().and_then(|s| s.name()).map(|n| n.as_str()), Some("terminated" | "shutting-down")))
-            .filter_map(|i| i.instance_id().map(str::to_owned))
-            .collect())
     }
 }

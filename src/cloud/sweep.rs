@@ -237,11 +237,7 @@ pub async fn remove(ec2: &Ec2, region: &str, resources: &[Resource], say: &(dyn 
     sorted.sort_by_key(|r| r.kind);
     let instances: Vec<String> = sorted.iter().filter(|r| r.kind == Kind::Instance).map(|r| r.id.clone()).collect();
     if !instances.is_empty() {
-        let terminated = ec2.terminate_instances(region, &instances).await.err().map(|e| e.to_string());
-        let gone = match &terminated {
-            Some(_) => terminated.clone(),
-            None => wait_gone(ec2, region, &instances).await.err(),
-        };
+        let gone = terminate_and_wait(ec2, region, &instances).await.err();
         for r in sorted.iter().filter(|r| r.kind == Kind::Instance) {
             removals.push(Removal { resource: (*r).clone(), error: gone.clone() });
         }
@@ -346,7 +342,10 @@ async fn remove_one(c: &aws_sdk_ec2::Client, r: &Resource) -> Option<String> {
     result.err()
 }
 
-async fn wait_gone(ec2: &Ec2, region: &str, ids: &[String]) -> Result<(), String> {
+/// Terminates `ids` and waits (at most [`INSTANCES_GONE`]) until EC2 shows
+/// them terminated; Err names what EC2 refused or what is still there.
+pub async fn terminate_and_wait(ec2: &Ec2, region: &str, ids: &[String]) -> Result<(), String> {
+    ec2.terminate_instances(region, ids).await.map_err(|e| e.to_string())?;
     let start = tokio::time::Instant::now();
     loop {
         let alive = ec2.instances_not_terminated(region, ids).await.map_err(|e| e.to_string())?;

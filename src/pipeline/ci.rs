@@ -9,12 +9,16 @@ use crate::tools::{self, Tool};
 use std::io::Write;
 use std::path::Path;
 
-pub(super) fn ci_reporter(root: &Path, opts: &QualifyOptions) -> Option<crate::github::CiReporter> {
-    let head = || {
-        let git = Git { program: tools::locate(Tool::Git, None).ok()?, repo: root.to_owned() };
-        git.run("read the head commit", &["rev-parse", "HEAD"]).ok().map(|s| s.trim().to_owned())
-    };
-    match crate::github::CiReporter::from_env(opts.pr, head) {
+/// The tree's commit (`git rev-parse HEAD`); None outside a git work tree.
+pub(super) fn tree_head(root: &Path) -> Option<String> {
+    let git = Git { program: tools::locate(Tool::Git, None).ok()?, repo: root.to_owned() };
+    git.run("read the tree's commit", &["rev-parse", "HEAD"]).ok().map(|s| s.trim().to_owned())
+}
+
+/// The CI reporter; `head` is the commit statuses go on when the CI's
+/// variables name none.
+pub(super) fn ci_reporter(head: Option<String>, opts: &QualifyOptions) -> Option<crate::github::CiReporter> {
+    match crate::github::CiReporter::from_env(opts.pr, || head) {
         Ok(ci) => ci,
         Err(why) => {
             eprintln!("warning: {why}");
@@ -152,10 +156,7 @@ pub fn report_blocking(
     write("junit.xml", &crate::report::junit_of(&journals))?;
     let md = crate::report::markdown(&report).map_err(|e| Error::usage(e, "report it as a bug"))?;
     write("report.md", &md)?;
-    let head = || {
-        let git = Git { program: tools::locate(Tool::Git, None).ok()?, repo: root.to_owned() };
-        git.run("read the head commit", &["rev-parse", "HEAD"]).ok().map(|s| s.trim().to_owned())
-    };
+    let head = || tree_head(root);
     // octocrab's client is made inside the runtime (its service spawns a task).
     super::runtime()?.block_on(async {
         let ci = match crate::github::CiReporter::from_env(pr, head) {

@@ -130,7 +130,9 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     let ec2 = if opts.dry_run { None } else { Some(Ec2::load().await) };
     let build_url = crate::report::build_url(opts.build_url.as_deref());
     // A cluster for an engineer is no pull request's business.
-    let ci = if opts.dry_run || opts.cluster_up.is_some() { None } else { ci::ci_reporter(root, opts) };
+    // The commit qualified, for the reports and as the statuses' fallback commit.
+    let commit = ci::tree_head(root);
+    let ci = if opts.dry_run || opts.cluster_up.is_some() { None } else { ci::ci_reporter(commit.clone(), opts) };
     if let Some(ci) = &ci {
         let pending: Vec<_> =
             plans.iter().map(|p| (p.build_dir.clone(), crate::github::Status::Pending, format!("qualifying (run {})", p.run_id))).collect();
@@ -140,11 +142,6 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     // Publishing commits to one work tree: one at a time.
     let publish_lock = tokio::sync::Mutex::new(());
     let jobs = tokio::sync::Semaphore::new(opts.jobs.max(1));
-    // The commit qualified, for the reports (none outside a git work tree).
-    let commit = tools::locate(Tool::Git, None).ok().and_then(|program| {
-        let git = crate::tools::git::Git { program, repo: root.to_owned() };
-        git.run("read the tree's commit", &["rev-parse", "HEAD"]).ok().map(|s| s.trim().to_owned())
-    });
     let runs = dirs.iter().zip(&plans).map(|(d, plan)| {
         let mut journal =
             Journal::start(&plan.run_id, &plan.build_dir, root, &plan.run_dir, plan.config.publish_dcos_images_after.as_str());

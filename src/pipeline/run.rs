@@ -243,12 +243,7 @@ impl Run<'_> {
         let built = self.journal.stages.iter().any(|s| s.name == StageKind::PackerBuild.name() && s.state != StageState::Skipped);
         let Some(ec2) = self.ec2.filter(|_| built && !self.opts.dry_run) else { return };
         if matches!(self.journal.state, RunState::Qualified | RunState::Built) {
-            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            for (region, image) in &self.journal.images {
-                if let Err(e) = ec2.tag(region, image, &[(sweep::QUALIFIED_TAG, &now)]).await {
-                    self.say(&format!("warning: cannot tag {image} as qualified: {e}"));
-                }
-            }
+            self.tag_images(ec2, sweep::QUALIFIED_TAG).await;
             return;
         }
         if self.journal.images_wanted() {
@@ -270,6 +265,16 @@ impl Run<'_> {
                 self.say(&format!("warning: images of the run are still registered: {}", left.join(", ")));
             }
             Err(e) => self.say(&format!("warning: cannot remove the images of the run: {e}")),
+        }
+    }
+
+    /// Tags the run's images with `tag` = now (a warning when EC2 refuses).
+    async fn tag_images(&self, ec2: &Ec2, tag: &str) {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for (region, image) in &self.journal.images {
+            if let Err(e) = ec2.tag(region, image, &[(tag, &now)]).await {
+                self.say(&format!("warning: cannot tag {image} with {tag}: {e}"));
+            }
         }
     }
 
@@ -565,12 +570,7 @@ impl Run<'_> {
                         // In a dcos_images.yaml now, maybe of a branch not merged
                         // yet: the janitor never removes them.
                         if let Some(ec2) = self.ec2 {
-                            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                            for (region, image) in &self.journal.images {
-                                if let Err(e) = ec2.tag(region, image, &[(sweep::PUBLISHED_TAG, &now)]).await {
-                                    self.say(&format!("warning: cannot tag {image} as published: {e}"));
-                                }
-                            }
+                            self.tag_images(ec2, sweep::PUBLISHED_TAG).await;
                         }
                         Ok(())
                     }

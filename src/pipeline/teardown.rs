@@ -153,15 +153,8 @@ async fn finish_the_job(
                 alive.len(),
                 alive.join(", ")
             ));
-            ec2.terminate_instances(region, &alive).await.map_err(|e| e.to_string())?;
-            let start = std::time::Instant::now();
-            loop {
-                let alive = ec2.instances_not_terminated(region, state_ids).await.map_err(|e| e.to_string())?;
-                if alive.is_empty() || start.elapsed() > Duration::from_secs(600) {
-                    left.extend(alive.iter().map(|id| format!("instance {id} ({region})")));
-                    break;
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
+            if let Err(e) = sweep::terminate_and_wait(ec2, region, &alive).await {
+                left.push(format!("instance(s) of terraform's state in {region}: {e}"));
             }
         }
     }
