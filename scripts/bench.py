@@ -1,32 +1,85 @@
 #!/usr/bin/env python3
-"""Whole-tree speed: `dcos-images validate` and `list` over the corpus, beside a
-plain Python parse (json + PyYAML with libyaml) of the same files.
+"""Whole-tree speed: `dcos-images validate`, `list` and `find` on a tree and on
+a tree ten times its size built from it, beside a plain Python parse (json +
+PyYAML with libyaml, no checks) of the same files.
 
-    cargo build --release && python3 scripts/bench.py [CORPUS] [RUNS]
+    cargo build --release && python3 scripts/bench.py [TREE] [RUNS]
 
-Each figure is the median wall time of RUNS whole-process runs (start-up
-included), after one warm-up run so the files are in the page cache.
+TREE defaults to ../shared/corpus/dcos-images (or $DCOS_IMAGES_CORPUS).
+The ten-times tree is a temporary copy: copy i > 0 renames each OS directory
+`<os>` to `<os><i>` and rotates every hex digit of every image id by i, so
+each copy is valid on its own and no image id is shared between copies (the
+cross-directory image check finds what it finds in the original, ten times).
+
+Wall time and CPU (user + system, all threads) are medians of RUNS whole-process
+runs (start-up included) after one warm-up run, so the files are in the page
+cache. Peak memory is the maximum resident set size, read by GNU time
+(/usr/bin/time, Debian package `time`) because a child of this Python process
+would inherit the interpreter's own peak.
 """
-import glob, json, os, statistics, subprocess, sys, time
+import glob, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-corpus = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
+tree = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
     "DCOS_IMAGES_CORPUS", os.path.join(root, "..", "shared", "corpus", "dcos-images"))
-runs = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "dcos-images")
-if not os.path.isdir(corpus):
-    sys.exit(f"no corpus at {corpus}")
+gnu_time = shutil.which("time", path="/usr/bin:/bin")
+if not os.path.isdir(tree):
+    sys.exit(f"no tree at {tree}")
 if not os.path.exists(binary):
     sys.exit("build first: cargo build --release")
 
-def timed(cmd):
+IMAGE_ID = re.compile(r"ami-[0-9a-f]{8,17}")
+HEX = "0123456789abcdef"
+
+
+def rotate(text, i):
+    shift = lambda m: "ami-" + "".join(HEX[(HEX.index(c) + i) % 16] for c in m.group(0)[4:])
+    return IMAGE_ID.sub(shift, text)
+
+
+def ten_times(src, dst):
+    """Ten copies of `src` side by side in `dst` (see the module's docstring)."""
+    for i in range(10):
+        for os_dir in sorted(os.listdir(src)):
+            s = os.path.join(src, os_dir)
+            if not os.path.isdir(s) or os_dir.startswith("."):
+                continue
+            d = os.path.join(dst, os_dir if i == 0 else f"{os_dir}{i}")
+            shutil.copytree(s, d, symlinks=True)
+            if i == 0:
+                continue
+            for path in glob.glob(d + "/**/*", recursive=True):
+                if os.path.isfile(path) and not os.path.islink(path) and path.endswith((".json", ".yaml", ".tfvars")):
+                    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                        text = f.read()
+                    rotated = rotate(text, i)
+                    if rotated != text:
+                        with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+                            f.write(rotated)
+        for name in os.listdir(src):
+            if os.path.isfile(os.path.join(src, name)) and i == 0:
+                shutil.copy(os.path.join(src, name), os.path.join(dst, name))
+
+
+def measure(cmd):
+    """(median wall ms, median CPU ms, peak MB or None)."""
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    samples = []
+    walls, cpus = [], []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        samples.append((time.perf_counter() - t) * 1000)
-    return statistics.median(samples), min(samples)
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(p.pid, 0)
+        walls.append((time.perf_counter() - t) * 1000)
+        cpus.append((usage.ru_utime + usage.ru_stime) * 1000)
+    peak = None
+    if gnu_time:
+        with tempfile.NamedTemporaryFile("r") as out:
+            subprocess.run([gnu_time, "-f", "%M", "-o", out.name] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            peak = int(out.read().strip().splitlines()[-1]) / 1024
+    return statistics.median(walls), statistics.median(cpus), peak
+
 
 PY_PARSE = r'''
 import glob, json, sys, yaml
@@ -37,16 +90,40 @@ for p in glob.glob(root + "/**/*.yaml", recursive=True):
     yaml.load(open(p), Loader=yaml.CSafeLoader)
 '''
 
-n_dirs = len(glob.glob(corpus + "/**/packer.json", recursive=True))
-n_files = sum(len(f) for _, _, f in os.walk(corpus))
-print(f"corpus: {n_dirs} build directories, {n_files} files; {runs} runs each; {os.cpu_count()} cores")
-print(f"{'command':<58} {'median ms':>10} {'min ms':>8}")
-for label, cmd in [
-    ("dcos-images validate (all checks)", [binary, "--root", corpus, "validate", "--format", "json"]),
-    ("dcos-images list --format json", [binary, "--root", corpus, "list", "--format", "json"]),
-    ("dcos-images find --os centos --os-version 7.8 --dcos 2.1.1", [binary, "--root", corpus, "find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.1"]),
-    ("python3: json + PyYAML(libyaml) parse only, no checks", [sys.executable, "-c", PY_PARSE, corpus]),
-    ("python3 -c pass (interpreter start-up alone)", [sys.executable, "-c", "pass"]),
-]:
-    med, lo = timed(cmd)
-    print(f"{label:<58} {med:>10.1f} {lo:>8.1f}")
+
+def commands(t):
+    return [
+        ("validate --format json", [binary, "--root", t, "validate", "--format", "json"]),
+        ("list --format json", [binary, "--root", t, "list", "--format", "json"]),
+        ("find --os centos --os-version 7.8 --dcos 2.1.1", [binary, "--root", t, "find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.1"]),
+        ("python3: json + PyYAML (libyaml), parse only", [sys.executable, "-c", PY_PARSE, t]),
+    ]
+
+
+def describe(t):
+    dirs = len(glob.glob(t + "/**/packer.json", recursive=True))
+    files = sum(len(f) for _, _, f in os.walk(t))
+    return dirs, files
+
+
+with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as big:
+    ten_times(tree, big)
+    trees = [("tree", tree), ("10x", big)]
+    sizes = {label: describe(t) for label, t in trees}
+    cpu = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    model = re.search(r"model name\s*:\s*(.*)", cpu)
+    print(f"machine: {os.cpu_count()} cores, {model.group(1) if model else 'unknown CPU'}; {runs} runs each, medians")
+    for label, _ in trees:
+        print(f"{label}: {sizes[label][0]} build directories, {sizes[label][1]} files")
+    if not gnu_time:
+        print("peak memory: install GNU time (apt-get install time) to measure it")
+    print()
+    print("| command | tree | wall ms | CPU ms | peak MB | Python parse / this |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for label, t in trees:
+        results = [(name, measure(cmd)) for name, cmd in commands(t)]
+        python_wall = results[-1][1][0]
+        for name, (wall, cpu_ms, peak) in results:
+            ratio = "" if name.startswith("python3") else f"{python_wall / wall:.1f}x"
+            peak_s = f"{peak:.1f}" if peak is not None else "n/a"
+            print(f"| {name} | {label} | {wall:.1f} | {cpu_ms:.1f} | {peak_s} | {ratio} |")

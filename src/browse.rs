@@ -1,8 +1,10 @@
 //! Browsing the tree: `list`, `find` and `tree`. Everything here reads the
-//! loaded [`Tree`] and prints; nothing spends.
+//! three files of each build directory that say what it published (see
+//! [`Row::read`]) and prints; nothing spends.
 
+use crate::formats::publish_config::PublishTestConfig;
 use crate::tree::version::{canonical_dcos, compare, matches_prefix};
-use crate::tree::{Coordinates, LoadedBuildDir, Tree};
+use crate::tree::{self, BuildDir, Coordinates, Layout};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -81,51 +83,48 @@ impl Filter {
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub path: String,
-    pub os: String,
-    pub os_version: String,
-    pub cloud: String,
-    pub dcos_version: String,
-    pub docker_version: String,
-    pub variant: Option<String>,
+    #[serde(flatten)]
+    pub coords: Coordinates,
     pub images: BTreeMap<String, String>,
     pub last_build: Option<String>,
     pub publish_after: Option<String>,
 }
 
 impl Row {
-    pub fn of(d: &LoadedBuildDir, region: Option<&str>) -> Row {
-        let c = &d.dir.coords;
-        let mut images = d.images().map(|i| i.0.clone()).unwrap_or_default();
-        if let Some(r) = region {
-            images.retain(|k, _| k == r);
+    /// Reads the three files browsing shows (dcos_images.yaml, the build
+    /// history and the publish config); packer.json and the profile are
+    /// not opened. A file that does not parse shows as absent: `validate`
+    /// is where it is reported.
+    pub fn read(dir: &BuildDir) -> Row {
+        let images = tree::read_dcos_images(dir).and_then(|f| f.parsed.value).map(|i| i.0).unwrap_or_default();
+        let last_build = tree::read_history(dir)
+            .and_then(|f| f.parsed.value)
+            .and_then(|h| h.last_build().and_then(|b| b.built_at()))
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let publish_after = match tree::read_publish_config(dir) {
+            None => Some(PublishTestConfig::default()),
+            Some(f) => f.parsed.value,
         }
-        Row {
-            path: d.dir.rel.clone(),
-            os: c.os.clone(),
-            os_version: c.os_version.clone(),
-            cloud: c.cloud.clone(),
-            dcos_version: c.dcos_version.clone(),
-            docker_version: c.docker_version.clone(),
-            variant: c.variant.clone(),
-            images,
-            last_build: d
-                .history()
-                .and_then(|h| h.last_build())
-                .and_then(|b| b.built_at())
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            publish_after: d.config().map(|c| c.publish_dcos_images_after.to_string()),
-        }
+        .map(|c| c.publish_dcos_images_after.to_string());
+        Row { path: dir.rel.clone(), coords: dir.coords.clone(), images, last_build, publish_after }
+    }
+
+    /// The build date, `YYYY-MM-DD`.
+    fn built_on(&self) -> Option<&str> {
+        self.last_build.as_deref().map(|t| &t[..10])
     }
 }
 
-/// The rows `filter` selects, in the tree's order.
-pub fn rows(tree: &Tree, filter: &Filter) -> Vec<Row> {
-    tree.dirs
-        .iter()
-        .filter(|d| filter.matches(&d.dir.coords))
-        .map(|d| Row::of(d, filter.region.as_deref()))
-        .filter(|r| filter.region.is_none() || !r.images.is_empty())
-        .collect()
+/// Every build directory of `layout` that `filter` selects, in the tree's
+/// order, read on all cores; with `--region`, only that region's images.
+pub fn rows(layout: &Layout, filter: &Filter) -> Vec<Row> {
+    let selected: Vec<&BuildDir> = layout.dirs.iter().filter(|d| filter.matches(&d.coords)).collect();
+    let mut rows = tree::parallel_map(selected, Row::read);
+    if let Some(region) = &filter.region {
+        rows.iter_mut().for_each(|r| r.images.retain(|k, _| k == region));
+        rows.retain(|r| !r.images.is_empty());
+    }
+    rows
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -144,14 +143,14 @@ fn cells(r: &Row, image_sep: &str) -> [String; 9] {
         r.images.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(image_sep)
     };
     [
-        r.os.clone(),
-        r.os_version.clone(),
-        r.cloud.clone(),
-        r.dcos_version.clone(),
-        r.docker_version.clone(),
-        r.variant.clone().unwrap_or_else(|| "-".into()),
+        r.coords.os.clone(),
+        r.coords.os_version.clone(),
+        r.coords.cloud.clone(),
+        r.coords.dcos_version.clone(),
+        r.coords.docker_version.clone(),
+        r.coords.variant.clone().unwrap_or_else(|| "-".into()),
         r.publish_after.clone().unwrap_or_else(|| "?".into()),
-        r.last_build.as_deref().map(|t| t[..10].to_owned()).unwrap_or_else(|| "-".into()),
+        r.built_on().unwrap_or("-").to_owned(),
         images,
     ]
 }
@@ -204,14 +203,15 @@ pub enum FindOutcome {
     NotFound { reason: String, nearest: Vec<Row> },
 }
 
-/// Finds the qualified images for the coordinates in `filter`.
-pub fn find(tree: &Tree, filter: &Filter) -> FindOutcome {
-    let matching: Vec<&LoadedBuildDir> = tree.dirs.iter().filter(|d| filter.matches(&d.dir.coords)).collect();
+/// Finds the qualified images for the coordinates in `filter` among `rows`
+/// (read without a region filter).
+pub fn find(rows: &[Row], filter: &Filter) -> FindOutcome {
+    let matching: Vec<&Row> = rows.iter().filter(|r| filter.matches(&r.coords)).collect();
     let mut found = Vec::new();
-    for d in &matching {
-        for (region, image) in d.images().map(|i| i.0.clone()).unwrap_or_default() {
-            if filter.region.as_deref().is_none_or(|r| r == region) {
-                found.push((image, region, d.dir.rel.clone()));
+    for r in &matching {
+        for (region, image) in &r.images {
+            if filter.region.as_deref().is_none_or(|f| f == region) {
+                found.push((image.clone(), region.clone(), r.path.clone()));
             }
         }
     }
@@ -228,9 +228,9 @@ pub fn find(tree: &Tree, filter: &Filter) -> FindOutcome {
                 format!("{} build director{} match {what}, but none has a qualified image yet", matching.len(), plural_y(matching.len()))
             }
         };
-        return FindOutcome::NotFound { reason, nearest: matching.iter().map(|d| Row::of(d, None)).collect() };
+        return FindOutcome::NotFound { reason, nearest: matching.into_iter().cloned().collect() };
     }
-    FindOutcome::NotFound { reason: format!("no build directory matches {what}"), nearest: nearest(tree, filter) }
+    FindOutcome::NotFound { reason: format!("no build directory matches {what}"), nearest: nearest(rows, filter) }
 }
 
 fn plural_y(n: usize) -> &'static str {
@@ -266,7 +266,7 @@ fn describe(f: &Filter) -> String {
 
 /// The closest build directories: relax the most specific filter first, and
 /// among versions keep the nearest one below and above what was asked.
-fn nearest(tree: &Tree, filter: &Filter) -> Vec<Row> {
+fn nearest(rows: &[Row], filter: &Filter) -> Vec<Row> {
     type Field = fn(&Coordinates) -> &str;
     type Take = fn(&mut Filter) -> Option<String>;
     let relaxations: [(Field, Take); 4] = [
@@ -279,26 +279,26 @@ fn nearest(tree: &Tree, filter: &Filter) -> Vec<Row> {
     relaxed.region = None;
     for (field, take) in relaxations {
         let Some(wanted) = take(&mut relaxed) else { continue };
-        let candidates: Vec<&LoadedBuildDir> = tree.dirs.iter().filter(|d| relaxed.matches(&d.dir.coords)).collect();
+        let candidates: Vec<&Row> = rows.iter().filter(|r| relaxed.matches(&r.coords)).collect();
         if candidates.is_empty() {
             continue;
         }
         let wanted = canonical_dcos(&wanted);
-        let key = |d: &&LoadedBuildDir| canonical_dcos(field(&d.dir.coords));
+        let key = |r: &&Row| canonical_dcos(field(&r.coords));
         let below = candidates.iter().filter(|d| compare(&key(d), &wanted).is_lt()).map(key).max_by(|a, b| compare(a, b));
         let above = candidates.iter().filter(|d| compare(&key(d), &wanted).is_gt()).map(key).min_by(|a, b| compare(a, b));
-        return candidates.into_iter().filter(|d| Some(key(d)) == below || Some(key(d)) == above).map(|d| Row::of(d, None)).collect();
+        return candidates.into_iter().filter(|d| Some(key(d)) == below || Some(key(d)) == above).cloned().collect();
     }
     Vec::new()
 }
 
 /// `dcos-images tree`: the tree with what is qualified, at a glance.
-pub fn render_tree(tree: &Tree) -> String {
+pub fn render_tree(rows: &[Row]) -> String {
     let mut out = String::new();
     let (mut group, mut dcos) = (String::new(), String::new());
     let mut qualified = 0;
-    for d in &tree.dirs {
-        let c = &d.dir.coords;
+    for r in rows {
+        let c = &r.coords;
         let g = format!("{}/{}/{}", c.os, c.os_version, c.cloud);
         if g != group {
             let _ = writeln!(out, "{g}");
@@ -313,11 +313,10 @@ pub fn render_tree(tree: &Tree) -> String {
             Some(v) => format!("docker-{}/{v}", c.docker_version),
             None => format!("docker-{}", c.docker_version),
         };
-        let built = d.history().and_then(|h| h.last_build()).and_then(|b| b.built_at()).map(|t| t.format("%Y-%m-%d").to_string());
-        let status = match (d.images(), built) {
-            (Some(i), built) if !i.0.is_empty() => {
+        let status = match (&r.images, r.built_on()) {
+            (images, built) if !images.is_empty() => {
                 qualified += 1;
-                let regions = i.0.keys().cloned().collect::<Vec<_>>().join(" ");
+                let regions = images.keys().cloned().collect::<Vec<_>>().join(" ");
                 match built {
                     Some(b) => format!("qualified  {regions}  (built {b})"),
                     None => format!("qualified  {regions}"),
@@ -328,6 +327,6 @@ pub fn render_tree(tree: &Tree) -> String {
         };
         let _ = writeln!(out, "    {leaf:<40} {status}");
     }
-    let _ = writeln!(out, "\n{} build directories, {qualified} qualified", tree.dirs.len());
+    let _ = writeln!(out, "\n{} build directories, {qualified} qualified", rows.len());
     out
 }

@@ -5,7 +5,7 @@ use crate::browse::{self, Filter, FindOutcome, ListFormat};
 use crate::config::RootConfig;
 use crate::diagnostic::Code;
 use crate::error::{exit, Error};
-use crate::tree::Tree;
+use crate::tree::{base_images_for, BaseImagesFiles, BuildDir, Layout, Tree};
 use crate::validate::{self, output::Format};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeSet;
@@ -315,9 +315,10 @@ impl Invocation {
         Ok(Tree::load(&self.root, &self.config.tree.exclude)?)
     }
 
-    /// Only the build directories `filter` can select (see [`browse::Filter::admits`]).
-    fn load_selected(&self, filter: &browse::Filter) -> Result<Tree, Error> {
-        Ok(Tree::load_selected(&self.root, &self.config.tree.exclude, &|depth, name| filter.admits(depth, name))?)
+    /// Where the build directories `filter` can select are (see
+    /// [`browse::Filter::admits`]), walking no other part of the tree.
+    fn layout_for(&self, filter: &browse::Filter) -> Result<Layout, Error> {
+        Ok(Layout::discover(&self.root, &self.config.tree.exclude, &|depth, name| filter.admits(depth, name))?)
     }
 }
 
@@ -343,27 +344,31 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 }
                 return Ok(exit::SUCCESS);
             }
-            let tree = inv.load_tree()?;
-            let selection = select(&tree, &inv.root, paths)?;
-            let diags: Vec<_> = validate::validate(&tree)
+            // Each build directory is read while it is checked and dropped
+            // after, and only the selected ones are checked.
+            let layout = Layout::discover(&inv.root, &inv.config.tree.exclude, &|_, _| true)?;
+            let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, paths)?;
+            let diags: Vec<_> = validate::validate_layout(&layout, &|d| selection.checks(d))
                 .into_iter()
                 .filter(|d| !inv.ignore.contains(&d.code))
-                .filter(|d| selection.keeps(d, &tree))
+                .filter(|d| selection.keeps(d, &layout.base_images, layout.dirs.iter()))
                 .collect();
-            print!("{}", validate::output::render(*format, &diags, selection.count(&tree)));
+            validate::output::write(&mut std::io::stdout().lock(), *format, &diags, selection.count(layout.dirs.len()))
+                .map_err(|e| Error::usage(format!("cannot write the diagnostics: {e}"), "check where standard output goes"))?;
             Ok(if validate::counts(&diags).0 > 0 { exit::NEGATIVE } else { exit::SUCCESS })
         }
         Command::List { filter, format } => {
-            let tree = inv.load_selected(filter)?;
-            print!("{}", browse::render_list(&browse::rows(&tree, filter), *format));
+            print!("{}", browse::render_list(&browse::rows(&inv.layout_for(filter)?, filter), *format));
             Ok(exit::SUCCESS)
         }
         Command::Find { filter, format } => {
             // The directories asked about are read first; the whole tree only
             // when none matches, to name the nearest ones.
-            let selected = inv.load_selected(filter)?;
-            let outcome = match browse::find(&selected, filter) {
-                FindOutcome::NotFound { nearest, .. } if nearest.is_empty() => browse::find(&inv.load_tree()?, filter),
+            let all_regions = Filter { region: None, ..filter.clone() };
+            let outcome = match browse::find(&browse::rows(&inv.layout_for(filter)?, &all_regions), filter) {
+                FindOutcome::NotFound { nearest, .. } if nearest.is_empty() => {
+                    browse::find(&browse::rows(&inv.layout_for(&Filter::default())?, &Filter::default()), filter)
+                }
                 outcome => outcome,
             };
             match outcome {
@@ -408,14 +413,14 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::Tree => {
-            let tree = inv.load_tree()?;
-            print!("{}", browse::render_tree(&tree));
+            let all = Filter::default();
+            print!("{}", browse::render_tree(&browse::rows(&inv.layout_for(&all)?, &all)));
             Ok(exit::SUCCESS)
         }
         Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),
         Command::Migrate { paths, check } => {
             let tree = inv.load_tree()?;
-            let selection = select(&tree, &inv.root, paths)?;
+            let selection = select(tree.dirs.iter().map(|d| &d.dir), &tree.misplaced, &inv.root, paths)?;
             let dirs: Vec<String> = match selection.dirs {
                 Some(d) => d.into_iter().collect(),
                 None => tree.dirs.iter().map(|d| d.dir.rel.clone()).collect(),
@@ -546,10 +551,16 @@ struct Selection {
     prefixes: Vec<String>,
 }
 
-fn select(tree: &Tree, root: &Path, paths: &[PathBuf]) -> Result<Selection, Error> {
+fn select<'a>(
+    build_dirs: impl Iterator<Item = &'a BuildDir>,
+    misplaced: &[(String, String)],
+    root: &Path,
+    paths: &[PathBuf],
+) -> Result<Selection, Error> {
     if paths.is_empty() {
         return Ok(Selection { dirs: None, prefixes: Vec::new() });
     }
+    let rels: Vec<&str> = build_dirs.map(|d| d.rel.as_str()).collect();
     let mut dirs = BTreeSet::new();
     let mut prefixes = Vec::new();
     for p in paths {
@@ -559,20 +570,14 @@ fn select(tree: &Tree, root: &Path, paths: &[PathBuf]) -> Result<Selection, Erro
         })?;
         let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         let under = |d: &str| rel.is_empty() || d == rel || d.starts_with(&format!("{rel}/"));
-        let below: Vec<&str> = tree.dirs.iter().map(|d| d.dir.rel.as_str()).filter(|d| under(d)).collect();
+        let below: Vec<&str> = rels.iter().copied().filter(|d| under(d)).collect();
         let picked: Vec<&str> = if below.is_empty() {
             // A file or directory inside a build directory: the deepest one holding it.
-            tree.dirs
-                .iter()
-                .map(|d| d.dir.rel.as_str())
-                .filter(|d| rel.starts_with(&format!("{d}/")))
-                .max_by_key(|d| d.len())
-                .into_iter()
-                .collect()
+            rels.iter().copied().filter(|d| rel.starts_with(&format!("{d}/"))).max_by_key(|d| d.len()).into_iter().collect()
         } else {
             below
         };
-        let misplaced_here = tree.misplaced.iter().any(|(f, _)| under(f));
+        let misplaced_here = misplaced.iter().any(|(f, _)| under(f));
         if picked.is_empty() && !misplaced_here {
             return Err(Error::usage(
                 format!("{} holds no build directory", p.display()),
@@ -586,7 +591,17 @@ fn select(tree: &Tree, root: &Path, paths: &[PathBuf]) -> Result<Selection, Erro
 }
 
 impl Selection {
-    fn keeps(&self, d: &crate::diagnostic::Diagnostic, tree: &Tree) -> bool {
+    /// Whether a build directory is checked at all.
+    fn checks(&self, d: &BuildDir) -> bool {
+        self.dirs.as_ref().is_none_or(|dirs| dirs.contains(&d.rel))
+    }
+
+    fn keeps<'a>(
+        &self,
+        d: &crate::diagnostic::Diagnostic,
+        bases: &BaseImagesFiles,
+        mut build_dirs: impl Iterator<Item = &'a BuildDir>,
+    ) -> bool {
         let Some(dirs) = &self.dirs else { return true };
         match &d.build_dir {
             Some(bd) => dirs.contains(bd),
@@ -594,16 +609,12 @@ impl Selection {
             // selected directory, or a misplaced packer.json under a given path.
             None => {
                 self.prefixes.iter().any(|p| p.is_empty() || d.file.starts_with(&format!("{p}/")))
-                    || tree
-                        .dirs
-                        .iter()
-                        .filter(|x| dirs.contains(&x.dir.rel))
-                        .any(|x| tree.base_images_for(&x.dir).is_some_and(|b| b.rel == d.file))
+                    || build_dirs.any(|x| dirs.contains(&x.rel) && base_images_for(bases, x).is_some_and(|b| b.rel == d.file))
             }
         }
     }
 
-    fn count(&self, tree: &Tree) -> usize {
-        self.dirs.as_ref().map_or(tree.dirs.len(), BTreeSet::len)
+    fn count(&self, all: usize) -> usize {
+        self.dirs.as_ref().map_or(all, BTreeSet::len)
     }
 }

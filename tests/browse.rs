@@ -134,32 +134,66 @@ fn find_and_filtered_list_read_only_the_directories_asked_about() {
     std::fs::remove_file(&elsewhere).unwrap();
     let status = std::process::Command::new("mkfifo").arg(&elsewhere).status().unwrap();
     assert!(status.success());
-    let run = |args: &[&str]| {
-        let mut child = Test::new()
-            .root(tree.path())
-            .args(args)
-            .command()
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                let mut out = String::new();
-                std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-                return (status.code(), out);
-            }
-            if start.elapsed() > std::time::Duration::from_secs(30) {
-                let _ = child.kill();
-                panic!("`{}` read a file of a build directory it was not asked about", args.join(" "));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
+    let run = |args: &[&str]| run_before_deadline(tree.path(), args);
     let (code, out) = run(&["find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.1", "--region", "us-west-2"]);
     assert_eq!((code, out), (Some(0), format!("ami-0c1d2e3f4a5b6c7d8 us-west-2 {BUILT}\n")));
     let (code, out) = run(&["list", "--os", "centos", "--format", "json"]);
     assert_eq!(code, Some(0));
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 2, "{out}");
+}
+
+/// Runs the binary; a run still going after 30 s read a FIFO nothing writes.
+fn run_before_deadline(root: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Test::new()
+        .root(root)
+        .args(args)
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut out = String::new();
+            std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+            return (status.code(), out);
+        }
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("`{}` read a file it does not need", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn replace_with_fifo(path: &std::path::Path) {
+    std::fs::remove_file(path).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// Browsing reads the three files it shows (dcos_images.yaml, the build
+/// history, the publish config) and never packer.json's builders or a
+/// cluster profile; `validate DIR` reads only DIR's files and the other
+/// directories' dcos_images.yaml (for the image-reuse check).
+#[test]
+fn each_command_reads_only_the_files_it_needs() {
+    let tree = valid_tree();
+    for dir in [BUILT, "rhel/8.0/aws/DCOS-2.2.0/docker-19.03.12"] {
+        replace_with_fifo(&tree.path().join(dir).join("cluster_profile.tfvars"));
+    }
+    let (code, out) = run_before_deadline(tree.path(), &["list", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 3, "{out}");
+    let (code, out) = run_before_deadline(tree.path(), &["tree"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("3 build directories, 2 qualified"), "{out}");
+    let (code, _) = run_before_deadline(tree.path(), &["find", "--os", "centos", "--os-version", "7.9", "--dcos", "2.1.1"]);
+    assert_eq!(code, Some(1));
+
+    let selected = tree.path().join(BUILT).join("tmp_noexec");
+    let (code, out) = run_before_deadline(tree.path(), &["validate", "--format", "json", selected.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["errors"], 0, "{out}");
 }

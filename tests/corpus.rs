@@ -185,3 +185,30 @@ fn migrate_rewrites_every_public_profile_once_and_the_result_validates() {
 }
 
 const CORPUS_PROFILE: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing/cluster_profile.tfvars";
+
+/// `validate` reads each build directory while checking it and keeps none of
+/// its files; on the real tree it finds exactly what checking the fully
+/// loaded tree finds, cross-directory findings included, and a validation of
+/// one OS version finds the same as the whole tree's findings under it.
+#[test]
+fn streaming_validation_finds_what_the_loaded_tree_has() {
+    use dcos_images::tree::{Layout, Tree};
+    use dcos_images::validate::{validate, validate_layout};
+    let loaded = validate(&Tree::load(&corpus(), &[]).unwrap());
+    let layout = Layout::discover(&corpus(), &[], &|_, _| true).unwrap();
+    let streamed = validate_layout(&layout, &|_| true);
+    assert!(loaded.len() > 3000, "{}", loaded.len());
+    assert!(
+        loaded.iter().any(|d| d.code == dcos_images::diagnostic::Code::ImageReused)
+            == streamed.iter().any(|d| d.code == dcos_images::diagnostic::Code::ImageReused)
+    );
+    assert_eq!(streamed, loaded);
+
+    let under = "centos/7.8/";
+    let partial = validate_layout(&layout, &|d| d.rel.starts_with(under));
+    let of_dirs = |diags: &[dcos_images::diagnostic::Diagnostic]| -> Vec<_> {
+        diags.iter().filter(|d| d.build_dir.as_deref().is_some_and(|b| b.starts_with(under))).cloned().collect()
+    };
+    assert!(!of_dirs(&partial).is_empty());
+    assert_eq!(of_dirs(&partial), of_dirs(&loaded));
+}

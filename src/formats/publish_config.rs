@@ -84,7 +84,8 @@ impl PublishTestConfig {
     pub fn parse(text: &str) -> Parsed<PublishTestConfig> {
         // Unknown keys first, each with its line, so that every one is reported
         // with a suggestion rather than serde's first-error-only message.
-        if let Ok(serde_yaml::Value::Mapping(map)) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+        let doc = serde_yaml::from_str::<serde_yaml::Value>(text);
+        if let Ok(serde_yaml::Value::Mapping(map)) = &doc {
             let unknown: Vec<FileProblem> = map
                 .keys()
                 .filter_map(|k| {
@@ -104,6 +105,14 @@ impl PublishTestConfig {
                 .collect();
             if !unknown.is_empty() {
                 return Parsed { value: None, problems: unknown };
+            }
+        }
+        // The document already read is the value on the common path; only a
+        // file that does not fit is read again, for the line of its error.
+        if let Ok(doc @ serde_yaml::Value::Mapping(_)) = doc {
+            if let Ok(config) = serde_yaml::from_value::<PublishTestConfig>(doc) {
+                let problems = config.selection_problems(text);
+                return if problems.is_empty() { Parsed::ok(config) } else { Parsed { value: None, problems } };
             }
         }
         let mut parsed = parse_yaml(

@@ -26,7 +26,7 @@ pub const INSTALL_SCRIPT: &str = "install_dcos_prerequisites.sh";
 pub const LEGACY_SETUP: &str = "setup.sh";
 
 /// Where a build directory sits in the tree: what it qualifies.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Coordinates {
     pub os: String,
     pub os_version: String,
@@ -165,8 +165,25 @@ pub struct Tree {
     /// Sorted by coordinates, versions compared as versions.
     pub dirs: Vec<LoadedBuildDir>,
     /// `base_images.json` files keyed by the directory that holds them.
-    pub base_images: BTreeMap<String, TreeFile<BaseImages>>,
+    pub base_images: BaseImagesFiles,
     /// `packer.json` files outside the layout, with the reason.
+    pub misplaced: Vec<(String, String)>,
+}
+
+/// `base_images.json` files keyed by the directory that holds them.
+pub type BaseImagesFiles = BTreeMap<String, TreeFile<BaseImages>>;
+
+/// A tree as the walk found it: where its build directories are, with none of
+/// their files read yet. Commands that need a few files of each directory (or
+/// a few directories) start here and read only what they need.
+#[derive(Debug)]
+pub struct Layout {
+    pub root: PathBuf,
+    /// Sorted by coordinates, versions compared as versions.
+    pub dirs: Vec<BuildDir>,
+    /// Read with the walk: a handful of small files the checks of every
+    /// build directory refer to.
+    pub base_images: BaseImagesFiles,
     pub misplaced: Vec<(String, String)>,
 }
 
@@ -190,12 +207,27 @@ impl Tree {
     /// names OS, versions and variant, so a command about a few build
     /// directories reads only their files, whatever the tree's size.
     pub fn load_selected(root: &Path, exclude: &[String], select: &(dyn Fn(usize, &str) -> bool + Sync)) -> Result<Tree, TreeError> {
+        Ok(Layout::discover(root, exclude, select)?.load())
+    }
+
+    /// The `base_images.json` that applies to a build directory: the nearest one
+    /// walking up from it, no higher than `<os>/<os-version>`.
+    pub fn base_images_for(&self, dir: &BuildDir) -> Option<&TreeFile<BaseImages>> {
+        base_images_for(&self.base_images, dir)
+    }
+}
+
+impl Layout {
+    /// Walks `root` as [`Tree::load_selected`] does, reading only the
+    /// `base_images.json` files.
+    pub fn discover(root: &Path, exclude: &[String], select: &(dyn Fn(usize, &str) -> bool + Sync)) -> Result<Layout, TreeError> {
         if !root.is_dir() {
             return Err(TreeError::NotADirectory(root.to_owned()));
         }
         let mut packer_dirs = Vec::new();
         let mut base_image_dirs = Vec::new();
-        let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
+        // Unsorted: the build directories are sorted by coordinates after.
+        let walker = walkdir::WalkDir::new(root).follow_links(false).into_iter();
         let walker = walker.filter_entry(|e| {
             if e.depth() == 0 || !e.file_type().is_dir() {
                 return true;
@@ -204,33 +236,32 @@ impl Tree {
             if name.starts_with('.') || name == "target" || !select(e.depth(), &name) {
                 return false;
             }
-            let rel = rel_path(root, e.path());
-            !exclude.iter().any(|x| x.trim_end_matches('/') == rel)
+            exclude.is_empty() || {
+                let rel = rel_path(root, e.path());
+                !exclude.iter().any(|x| x.trim_end_matches('/') == rel)
+            }
         });
         for entry in walker {
             let entry = entry.map_err(|source| TreeError::Walk { path: root.to_owned(), source })?;
             if !entry.file_type().is_file() {
                 continue;
             }
-            let parent = entry.path().parent().map(|p| rel_path(root, p)).unwrap_or_default();
             match entry.file_name().to_str() {
-                Some(PACKER) => packer_dirs.push(parent),
-                Some(BASE_IMAGES) => base_image_dirs.push(parent),
+                Some(PACKER) => packer_dirs.push(parent_rel(root, entry.path())),
+                Some(BASE_IMAGES) => base_image_dirs.push(parent_rel(root, entry.path())),
                 _ => {}
             }
         }
 
         let mut misplaced = Vec::new();
-        let mut build_dirs = Vec::new();
+        let mut dirs = Vec::new();
         for rel in packer_dirs {
             match Coordinates::from_rel(&rel) {
-                Ok(coords) => build_dirs.push(BuildDir { abs: root.join(&rel), rel, coords }),
+                Ok(coords) => dirs.push(BuildDir { abs: root.join(&rel), rel, coords }),
                 Err(why) => misplaced.push((join_rel(&rel, PACKER), why)),
             }
         }
-
-        let mut dirs = parallel_map(build_dirs, load_build_dir);
-        dirs.sort_by(|a, b| a.dir.coords.cmp_versions(&b.dir.coords).then_with(|| a.dir.rel.cmp(&b.dir.rel)));
+        dirs.sort_by(|a, b| a.coords.cmp_versions(&b.coords).then_with(|| a.rel.cmp(&b.rel)));
         let base_images = base_image_dirs
             .into_iter()
             .map(|dir| {
@@ -239,20 +270,53 @@ impl Tree {
                 (dir, file)
             })
             .collect();
-        Ok(Tree { root: root.to_owned(), dirs, base_images, misplaced })
+        Ok(Layout { root: root.to_owned(), dirs, base_images, misplaced })
     }
 
-    /// The `base_images.json` that applies to a build directory: the nearest one
-    /// walking up from it, no higher than `<os>/<os-version>`.
-    pub fn base_images_for(&self, dir: &BuildDir) -> Option<&TreeFile<BaseImages>> {
-        let parts: Vec<&str> = dir.rel.split('/').collect();
-        (2..=parts.len()).rev().find_map(|n| self.base_images.get(&parts[..n].join("/")))
+    /// Reads and parses every file of every build directory, on all cores.
+    pub fn load(self) -> Tree {
+        let dirs = parallel_map(self.dirs, load_build_dir);
+        Tree { root: self.root, dirs, base_images: self.base_images, misplaced: self.misplaced }
     }
+
+    pub fn base_images_for(&self, dir: &BuildDir) -> Option<&TreeFile<BaseImages>> {
+        base_images_for(&self.base_images, dir)
+    }
+}
+
+/// The `base_images.json` that applies to a build directory: the nearest one
+/// walking up from it, no higher than `<os>/<os-version>`.
+pub fn base_images_for<'a>(files: &'a BaseImagesFiles, dir: &BuildDir) -> Option<&'a TreeFile<BaseImages>> {
+    // `a/b/c` looks at `a/b/c`, then `a/b`; never at `a`.
+    let rel = dir.rel.as_str();
+    let first = rel.find('/')?;
+    let above = rel.rmatch_indices('/').map(|(i, _)| i).filter(move |&i| i > first);
+    std::iter::once(rel.len()).chain(above).find_map(|end| files.get(&rel[..end]))
+}
+
+/// Only a build directory's `packer_build_history.json`.
+pub fn read_history(dir: &BuildDir) -> Option<TreeFile<BuildHistory>> {
+    read_file(&dir.abs.join(HISTORY), dir.file(HISTORY), BuildHistory::parse)
+}
+
+/// Only a build directory's `publish_and_test_config.yaml`.
+pub fn read_publish_config(dir: &BuildDir) -> Option<TreeFile<PublishTestConfig>> {
+    read_file(&dir.abs.join(PUBLISH_CONFIG), dir.file(PUBLISH_CONFIG), PublishTestConfig::parse)
+}
+
+/// Only a build directory's `dcos_images.yaml`: what the cross-directory
+/// checks need of a directory that is not itself being checked.
+pub fn read_dcos_images(dir: &BuildDir) -> Option<TreeFile<DcosImages>> {
+    read_file(&dir.abs.join(DCOS_IMAGES), dir.file(DCOS_IMAGES), DcosImages::parse)
 }
 
 fn rel_path(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+fn parent_rel(root: &Path, path: &Path) -> String {
+    path.parent().map(|p| rel_path(root, p)).unwrap_or_default()
 }
 
 fn join_rel(dir: &str, name: &str) -> String {
@@ -287,7 +351,7 @@ fn read_file<T>(path: &Path, rel: String, parse: impl FnOnce(&str) -> Parsed<T>)
     }
 }
 
-fn load_build_dir(dir: BuildDir) -> LoadedBuildDir {
+pub fn load_build_dir(dir: BuildDir) -> LoadedBuildDir {
     let read = |name: &str| dir.abs.join(name);
     let packer = read_file(&read(PACKER), dir.file(PACKER), PackerTemplate::parse).unwrap_or_else(|| TreeFile {
         rel: dir.file(PACKER),

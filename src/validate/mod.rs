@@ -4,15 +4,37 @@
 pub mod output;
 
 use crate::diagnostic::{Code, Diagnostic, FileProblem, Severity};
+use crate::formats::dcos_images::DcosImages;
 use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, publish_config::PublishStep};
-use crate::tree::{self, version, LoadedBuildDir, Tree};
+use crate::tree::{self, version, BaseImagesFiles, BuildDir, Layout, LoadedBuildDir, Tree, TreeFile};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
-/// Everything found, sorted by file and line.
+/// Everything found in a loaded tree, sorted by file and line.
 pub fn validate(tree: &Tree) -> Vec<Diagnostic> {
+    let per_dir = tree::parallel_map(tree.dirs.iter().collect(), |d| (check_build_dir(&tree.base_images, d), Published::of(d)));
+    finish(&tree.base_images, &tree.misplaced, per_dir)
+}
+
+/// As [`validate`], reading each build directory while checking it and
+/// keeping none of its files: memory grows with the diagnostics, not with the
+/// tree. A directory `checked` refuses is read only for its dcos_images.yaml,
+/// which the cross-directory check compares with the checked ones.
+pub fn validate_layout(layout: &Layout, checked: &(dyn Fn(&BuildDir) -> bool + Sync)) -> Vec<Diagnostic> {
+    let per_dir = tree::parallel_map(layout.dirs.iter().collect(), |dir: &BuildDir| {
+        if checked(dir) {
+            let d = tree::load_build_dir(dir.clone());
+            (check_build_dir(&layout.base_images, &d), Published::of(&d))
+        } else {
+            (Vec::new(), tree::read_dcos_images(dir).and_then(|f| Published::from_file(dir, &f)))
+        }
+    });
+    finish(&layout.base_images, &layout.misplaced, per_dir)
+}
+
+fn finish(bases: &BaseImagesFiles, misplaced: &[(String, String)], per_dir: Vec<(Vec<Diagnostic>, Option<Published>)>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (file, why) in &tree.misplaced {
+    for (file, why) in misplaced {
         out.push(diag(
             Code::Layout,
             None,
@@ -22,7 +44,7 @@ pub fn validate(tree: &Tree) -> Vec<Diagnostic> {
             "move it to <os>/<os-version>/<cloud>/DCOS-<version>/docker-<version>[/<variant>]/, or exclude its directory with `tree.exclude` in dcos-images.yaml",
         ));
     }
-    for file in tree.base_images.values() {
+    for file in bases.values() {
         out.extend(file.parsed.problems.iter().cloned().map(|p| p.into_diagnostic(None, &file.rel)));
         if let Some(images) = file.value() {
             for (region, image) in &images.0 {
@@ -32,12 +54,41 @@ pub fn validate(tree: &Tree) -> Vec<Diagnostic> {
             }
         }
     }
-    let per_dir = tree::parallel_map(tree.dirs.iter().collect(), |d| check_build_dir(tree, d));
-    out.extend(per_dir.into_iter().flatten());
-    check_image_reuse(tree, &mut out);
+    let mut published = Vec::new();
+    for (diags, p) in per_dir {
+        out.extend(diags);
+        published.extend(p);
+    }
+    check_image_reuse(&published, &mut out);
     out.sort_by(|a, b| (&a.file, a.line, a.code).cmp(&(&b.file, b.line, b.code)));
     out.dedup();
     out
+}
+
+/// What the cross-directory check needs of one build directory's
+/// dcos_images.yaml, kept after its files are dropped.
+struct Published {
+    build_dir: String,
+    os: (String, String),
+    file: String,
+    /// Each image with its line in the file.
+    images: Vec<(String, Option<usize>)>,
+}
+
+impl Published {
+    fn of(d: &LoadedBuildDir) -> Option<Published> {
+        Published::from_file(&d.dir, d.dcos_images.as_ref()?)
+    }
+
+    fn from_file(dir: &BuildDir, f: &TreeFile<DcosImages>) -> Option<Published> {
+        let images = f.value()?.0.values().map(|image| (image.clone(), line_of(&f.text, image))).collect();
+        Some(Published {
+            build_dir: dir.rel.clone(),
+            os: (dir.coords.os.clone(), dir.coords.os_version.clone()),
+            file: f.rel.clone(),
+            images,
+        })
+    }
 }
 
 fn diag(code: Code, build_dir: Option<&str>, file: &str, line: Option<usize>, message: String, hint: &str) -> Diagnostic {
@@ -49,15 +100,15 @@ fn malformed(build_dir: Option<&str>, file: &str, text: &str, region: &str, imag
     diag(Code::MalformedImageId, build_dir, file, line, format!("`{image}` ({region}) is not an AMI id"), image_id::HINT)
 }
 
-fn check_build_dir(tree: &Tree, d: &LoadedBuildDir) -> Vec<Diagnostic> {
+fn check_build_dir(bases: &BaseImagesFiles, d: &LoadedBuildDir) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     let bd = Some(d.dir.rel.as_str());
     for (file, problem) in d.file_problems() {
         out.push(problem.clone().into_diagnostic(bd, file));
     }
     check_files_present(d, &mut out);
-    check_packer(tree, d, &mut out);
-    check_published(tree, d, &mut out);
+    check_packer(bases, d, &mut out);
+    check_published(bases, d, &mut out);
     check_publish_config(d, &mut out);
     check_profile(d, &mut out);
     out
@@ -125,7 +176,7 @@ fn stays_inside(reference: &str) -> bool {
     true
 }
 
-fn check_packer(tree: &Tree, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
     let Some(packer) = d.packer.value() else { return };
     let bd = Some(d.dir.rel.as_str());
     let file = d.packer.rel.as_str();
@@ -161,7 +212,7 @@ fn check_packer(tree: &Tree, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
         }
     }
 
-    let base = tree.base_images_for(&d.dir);
+    let base = tree::base_images_for(bases, &d.dir);
     if base.is_none() {
         out.push(diag(
             Code::MissingBaseImages,
@@ -226,7 +277,7 @@ fn check_packer(tree: &Tree, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_published(tree: &Tree, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+fn check_published(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
     let bd = Some(d.dir.rel.as_str());
     if let Some(hist_file) = &d.history {
         if let Some(history) = hist_file.value() {
@@ -264,7 +315,7 @@ fn check_published(tree: &Tree, d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
 
     // Base images: the applicable file's and the builders' source images.
     let mut base: BTreeSet<&str> = BTreeSet::new();
-    if let Some(b) = tree.base_images_for(&d.dir).and_then(|f| f.value()) {
+    if let Some(b) = tree::base_images_for(bases, &d.dir).and_then(|f| f.value()) {
         base.extend(b.0.values().map(String::as_str));
     }
     if let Some(p) = d.packer.value() {
@@ -412,36 +463,26 @@ fn check_profile(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
 
 /// One published image under two OS versions means one of the two directories
 /// published the other's image.
-fn check_image_reuse(tree: &Tree, out: &mut Vec<Diagnostic>) {
-    let mut seen: BTreeMap<&str, Vec<&LoadedBuildDir>> = BTreeMap::new();
-    for d in &tree.dirs {
-        if let Some(images) = d.images() {
-            for image in images.0.values() {
-                seen.entry(image.as_str()).or_default().push(d);
-            }
+fn check_image_reuse(published: &[Published], out: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<&str, Vec<(&Published, Option<usize>)>> = BTreeMap::new();
+    for p in published {
+        for (image, line) in &p.images {
+            seen.entry(image.as_str()).or_default().push((p, *line));
         }
     }
-    for (image, dirs) in seen {
-        let os_versions: BTreeSet<(&str, &str)> =
-            dirs.iter().map(|d| (d.dir.coords.os.as_str(), d.dir.coords.os_version.as_str())).collect();
+    for (image, uses) in seen {
+        let os_versions: BTreeSet<&(String, String)> = uses.iter().map(|(p, _)| &p.os).collect();
         if os_versions.len() < 2 {
             continue;
         }
-        for d in &dirs {
-            let other = dirs
-                .iter()
-                .find(|o| {
-                    (o.dir.coords.os.as_str(), o.dir.coords.os_version.as_str())
-                        != (d.dir.coords.os.as_str(), d.dir.coords.os_version.as_str())
-                })
-                .expect("two OS versions");
-            let f = d.dcos_images.as_ref().expect("has images");
+        for (p, line) in &uses {
+            let (other, _) = uses.iter().find(|(o, _)| o.os != p.os).expect("two OS versions");
             out.push(diag(
                 Code::ImageReused,
-                Some(&d.dir.rel),
-                &f.rel,
-                line_of(&f.text, image),
-                format!("{image} is also published by {}, another OS version", other.dir.rel),
+                Some(&p.build_dir),
+                &p.file,
+                *line,
+                format!("{image} is also published by {}, another OS version", other.build_dir),
                 "an image is built for one OS version: find which directory built it (ami_description) and requalify the other",
             ));
         }

@@ -2,6 +2,7 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use std::fmt::Write;
+use std::io::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -13,17 +14,35 @@ pub enum Format {
     Github,
 }
 
+/// Writes the diagnostics as [`render`] renders them, straight to `out`:
+/// a tree with thousands of findings is never held twice in memory.
+pub fn write(out: &mut impl std::io::Write, format: Format, diags: &[Diagnostic], build_dirs: usize) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    match format {
+        Format::Json => {
+            let (errors, warnings) = super::counts(diags);
+            serde_json::to_writer_pretty(&mut out, &Report { diagnostics: diags, errors, warnings })?;
+            out.write_all(b"\n")?;
+        }
+        _ => out.write_all(render(format, diags, build_dirs).as_bytes())?,
+    }
+    out.flush()
+}
+
+/// The JSON document, in the order people read it.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    diagnostics: &'a [Diagnostic],
+    errors: usize,
+    warnings: usize,
+}
+
 pub fn render(format: Format, diags: &[Diagnostic], build_dirs: usize) -> String {
     let (errors, warnings) = super::counts(diags);
     match format {
         Format::Text => text(diags, errors, warnings, build_dirs),
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&serde_json::json!({
-                "diagnostics": diags,
-                "errors": errors,
-                "warnings": warnings,
-            }))
-            .expect("diagnostics serialize");
+            let mut s = serde_json::to_string_pretty(&Report { diagnostics: diags, errors, warnings }).expect("diagnostics serialize");
             s.push('\n');
             s
         }
