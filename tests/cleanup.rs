@@ -144,6 +144,43 @@ fn sigkill_while_packer_builds_then_destroy_stops_packer_and_leaves_nothing() {
     assert!(again.stdout.contains("may have left anything"), "{}", again.stdout);
 }
 
+/// Packer dies in the middle of a build (OOM-killed, a crash: here SIGKILL
+/// to its process group) and cannot clean up: its builder instance, key pair
+/// and security group stay. The run, failing, removes them itself; nobody
+/// has to run `destroy` or wait for `gc`.
+#[test]
+fn packer_killed_mid_build_leaves_nothing_once_the_run_ends() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let slow = format!("{BUILD_DIR}/slow_provisioner");
+    let child =
+        sb.qualify(&repo, &[&slow]).command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let j = wait_for_stage(&sb, "packer_build", || !sb.live_instances("us-west-2").is_empty());
+    let run_id = j["run_id"].as_str().unwrap().to_owned();
+    let wait_tagged = Instant::now();
+    while !sb.tagged_with_run("us-west-2", &run_id).iter().any(|r| r.starts_with("instance ")) {
+        assert!(wait_tagged.elapsed() < Duration::from_secs(60), "packer's instance is not tagged with the run");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(sb.security_group_names("us-west-2").iter().any(|g| g.starts_with("packer_")), "packer made its temporary group");
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe { libc::killpg(tool_pgid(&j, "packer_build"), libc::SIGKILL) };
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let code = out.status.code();
+    assert!(code.is_some_and(|c| c != 0 && c != 4), "the build failed, the cleanup did not: {code:?}\n{stdout}\n{stderr}");
+    assert!(stderr.contains("remove what packer left of the run in"), "{stderr}");
+    for region in ["us-west-2", "us-east-1"] {
+        assert_eq!(sb.tagged_with_run(region, &run_id), Vec::<String>::new(), "{region}: {stderr}");
+    }
+    assert!(sb.live_instances("us-west-2").is_empty(), "{stderr}");
+    let groups = sb.security_group_names("us-west-2");
+    assert!(!groups.iter().any(|g| g.starts_with("packer_")), "packer's temporary group is gone: {groups:?}\n{stderr}");
+    assert_eq!(run_state(&sb), "failed");
+    let j = journal(&sb);
+    assert_eq!(j["stages"].as_array().unwrap().iter().find(|s| s["name"] == "packer_build").unwrap()["state"], "failed", "{j}");
+}
+
 const AMI: &str = "ami-1812c061";
 
 fn tags(pairs: &[(&str, &str)], kind: ResourceType) -> TagSpecification {

@@ -223,6 +223,12 @@ impl Run<'_> {
             }
         }
         self.journal.state = state;
+        if let Err(m) = self.sweep_after_broken_build().await {
+            self.say(&format!("error: {}: TEARDOWN FAILED: {m}", self.plan.build_dir));
+            code = exit::TEARDOWN_FAILED;
+            self.journal.state = RunState::Failed;
+            error = Some(m);
+        }
         self.settle_images().await;
         if state == RunState::Qualified {
             let tests = match &self.journal.integration_tests {
@@ -233,6 +239,41 @@ impl Run<'_> {
         }
         self.journal.finish(state, code, error);
         code
+    }
+
+    /// After a packer build that failed or was interrupted (once): packer
+    /// cleans up after itself, but a cleanup that fails (an API error, a
+    /// timeout, a packer killed mid-cleanup) leaves its builder instance,
+    /// volumes, key pair and security group. What EC2 still shows of the
+    /// run in its build regions is removed here, the temporaries packer
+    /// could not tag by the names its log gave them. After a second signal
+    /// nothing is done: the user asked to stop now (`destroy RUN_ID` later).
+    async fn sweep_after_broken_build(&mut self) -> Result<(), String> {
+        let broken = self
+            .journal
+            .stages
+            .iter()
+            .any(|s| s.name == StageKind::PackerBuild.name() && matches!(s.state, StageState::Failed | StageState::Interrupted));
+        let Some(ec2) = self.ec2.filter(|_| broken && !self.opts.dry_run) else { return Ok(()) };
+        if self.interrupts.count() > 1 {
+            return Err(format!(
+                "stopped by a second interrupt before removing what packer may have left\n  clean up with: dcos-images destroy {}",
+                self.plan.run_id
+            ));
+        }
+        let regions = self.journal.regions.clone();
+        self.say(&format!("==> remove what packer left of the run in {}, if anything", regions.join(", ")));
+        let say = |l: &str| self.say(l);
+        let mut left: Vec<String> = match sweep::clean_run(ec2, &regions, &self.plan.run_id, sweep::Scope::AllButImages, &say).await {
+            Ok(left) => left.iter().map(ToString::to_string).collect(),
+            Err(e) => vec![format!("cannot ask EC2 what is left of the run: {e}")],
+        };
+        let log = std::fs::read_to_string(self.plan.run_dir.join("packer.log")).unwrap_or_default();
+        left.extend(sweep::remove_packer_temporaries(ec2, &regions, &sweep::packer_temporaries(&log), &say).await);
+        if left.is_empty() {
+            return Ok(());
+        }
+        Err(format!("STILL IN EC2: {}\n  clean up with: dcos-images destroy {}", left.join(", "), self.plan.run_id))
     }
 
     /// The run's images, once it has ended: those of a run that qualified
