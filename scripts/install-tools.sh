@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what qualify and its tests need on a Debian machine, idempotently
 # and quickly when everything is already there: packer, OpenSSH server and
-# client, moto's EC2 server, actionlint, and the unprivileged `dcos-sandbox` user that the
+# client, moto's EC2 server, actionlint, Chromium with ChromeDriver, and the unprivileged `dcos-sandbox` user that the
 # local sshd lets packer's builds in as. Run as root (CI is root).
 set -euo pipefail
 
@@ -13,6 +13,9 @@ command -v git >/dev/null || apt_missing+=(git)
 command -v bc >/dev/null || apt_missing+=(bc)
 # The sandbox "master" runs its pytest suite with the system python.
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || apt_missing+=(python3-pytest)
+# tests/site.rs drives the compatibility page in a real headless browser.
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "installing ${apt_missing[*]}" >&2
   apt-get update -qq

@@ -62,6 +62,13 @@ pub enum Command {
     },
     /// The tree with what is qualified, at a glance.
     Tree,
+    /// Write the compatibility page: index.html (the matrix, a search box,
+    /// every image with a copy button; works offline) and images.json.
+    Site {
+        /// The directory to write into (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// The build directories a diff affects (for CI on pull requests).
     Changed {
         /// The base of the comparison (a pull request's base branch), compared from the merge base.
@@ -415,6 +422,16 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
         Command::Tree => {
             let all = Filter::default();
             print!("{}", browse::render_tree(&browse::rows(&inv.layout_for(&all)?, &all)));
+            Ok(exit::SUCCESS)
+        }
+        Command::Site { out } => {
+            let all = Filter::default();
+            let written = crate::site::write(&inv.layout_for(&all)?, out).map_err(|e| {
+                Error::usage(format!("cannot write the site into {}: {e}", out.display()), "pass --out a directory you can write")
+            })?;
+            for path in written {
+                println!("wrote {}", path.display());
+            }
             Ok(exit::SUCCESS)
         }
         Command::Schemas { out, check } => schemas(&inv.root.join(out), *check),

@@ -19,6 +19,7 @@ pub mod migrate;
 pub mod pipeline;
 pub mod report;
 pub mod schema;
+pub mod site;
 pub mod tools;
 pub mod tree;
 pub mod validate;
