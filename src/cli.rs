@@ -62,6 +62,9 @@ pub enum Command {
     },
     /// The tree with what is qualified, at a glance.
     Tree,
+    /// Vendor base images (base_images.json).
+    #[command(name = "base-images", subcommand)]
+    BaseImages(BaseImagesCommand),
     /// Write the compatibility page: index.html (the matrix, a search box,
     /// every image with a copy button; works offline) and images.json.
     Site {
@@ -279,6 +282,22 @@ pub enum FindFormat {
     Json,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum BaseImagesCommand {
+    /// Ask EC2 for each OS's newest vendor image in every region a
+    /// base_images.json lists, and rewrite the file in place (atomically,
+    /// key order and layout kept). Owners and name patterns: `base_images`
+    /// in dcos-images.yaml, with defaults for CentOS, RHEL, Flatcar, CoreOS,
+    /// Oracle Linux and Ubuntu.
+    Refresh {
+        /// base_images.json files or directories above them (default: the whole tree).
+        paths: Vec<PathBuf>,
+        /// Change nothing; exit 1 when a newer image exists, listing them.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
 /// A command line, checked: the root exists, its config is valid, codes exist.
 pub struct Invocation {
     pub root: PathBuf,
@@ -423,6 +442,9 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             let all = Filter::default();
             print!("{}", browse::render_tree(&browse::rows(&inv.layout_for(&all)?, &all)));
             Ok(exit::SUCCESS)
+        }
+        Command::BaseImages(BaseImagesCommand::Refresh { paths, check }) => {
+            crate::base_images_refresh::run_blocking(&inv.root, &inv.config, paths, *check)
         }
         Command::Site { out } => {
             let all = Filter::default();

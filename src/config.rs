@@ -27,6 +27,30 @@ pub struct RootConfig {
     pub dcos: DcosConfig,
     #[serde(default)]
     pub install: InstallConfig,
+    /// Where `base-images refresh` looks for each OS's vendor images, keyed
+    /// by the OS directory's name (`centos`, `rhel`, ...). Replaces the
+    /// built-in entry for that OS; CentOS, RHEL, Flatcar, CoreOS, Oracle
+    /// Linux and Ubuntu have one.
+    #[serde(default)]
+    pub base_images: BTreeMap<String, VendorImages>,
+}
+
+/// Whose images an OS's base images are, and what they are called.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VendorImages {
+    /// The AWS account ids that publish them (EC2's `owners`).
+    pub owners: Vec<String>,
+    /// EC2's `name` filter (`*` and `?` wildcards); `{version}` is the OS
+    /// version directory's name, e.g. `CentOS {version}* x86_64`.
+    pub name: String,
+}
+
+impl VendorImages {
+    /// The name filter for one OS version.
+    pub fn pattern(&self, version: &str) -> String {
+        self.name.replace("{version}", version)
+    }
 }
 
 /// What DC/OS is installed with.

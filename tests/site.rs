@@ -111,7 +111,7 @@ fn images_json_lists_every_build_directory_with_its_state() {
 }
 
 #[test]
-fn a_unknown_site_option_is_refused_and_the_page_is_written_atomically() {
+fn site_needs_out_and_leaves_no_temporary_file() {
     let (_tree, out) = site();
     let names: Vec<String> =
         std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();

@@ -14,6 +14,14 @@ pub enum CloudError {
     NotAvailable { region: String, image: String, state: String, waited: Duration },
 }
 
+/// A vendor's image as EC2 describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorImage {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+}
+
 #[derive(Clone)]
 pub struct Ec2 {
     config: aws_config::SdkConfig,
@@ -38,6 +46,28 @@ impl Ec2 {
 
     pub(crate) fn api_err<E: std::error::Error>(region: &str, description: &str, e: E) -> CloudError {
         CloudError::Api { region: region.to_owned(), description: description.to_owned(), message: DisplayErrorContext(e).to_string() }
+    }
+
+    /// The newest available image owned by one of `owners` whose name
+    /// matches `name` (EC2's wildcards), by creation date; None when there
+    /// is none.
+    pub async fn newest_image(&self, region: &str, owners: &[String], name: &str) -> Result<Option<VendorImage>, CloudError> {
+        let out = self
+            .client(region)
+            .describe_images()
+            .set_owners(Some(owners.to_vec()))
+            .filters(Filter::builder().name("name").values(name).build())
+            .filters(Filter::builder().name("state").values("available").build())
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, &format!("list the images named {name}"), e))?;
+        // ISO 8601 dates in one format compare as text; the id breaks ties.
+        let newest = out
+            .images()
+            .iter()
+            .filter_map(|i| Some((i.creation_date().unwrap_or_default(), i.image_id()?, i.name().unwrap_or_default())))
+            .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        Ok(newest.map(|(created, id, name)| VendorImage { id: id.to_owned(), name: name.to_owned(), created: created.to_owned() }))
     }
 
     /// The image's state (`available`, `pending`, `failed`, ...); None when EC2 does not know it.

@@ -40,11 +40,11 @@ fn claim_vpc_slot() -> u8 {
     panic!("no free sandbox VPC block: remove stale {}/dcos-images-sandbox-vpc-* files", std::env::temp_dir().display())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn wait_for_port(port: u16, what: &str, child: &mut Child) {
+pub fn wait_for_port(port: u16, what: &str, child: &mut Child) {
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
