@@ -34,6 +34,16 @@ fn wait_for_stage(sb: &Sandbox, stage: &str, ready: impl Fn() -> bool) -> serde_
     }
 }
 
+/// Waits until packer's builder instance carries the run's tag (run_tags
+/// puts it there from the start).
+fn wait_for_tagged_builder(sb: &Sandbox, run_id: &str) {
+    let start = Instant::now();
+    while !sb.tagged_with_run("us-west-2", run_id).iter().any(|r| r.starts_with("instance ")) {
+        assert!(start.elapsed() < Duration::from_secs(60), "packer's instance is not tagged with the run");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn tool_pgid(j: &serde_json::Value, stage: &str) -> i32 {
     j["stages"].as_array().unwrap().iter().find(|s| s["name"] == stage).unwrap()["pid"].as_i64().unwrap() as i32
 }
@@ -106,12 +116,7 @@ fn sigkill_while_packer_builds_then_destroy_stops_packer_and_leaves_nothing() {
         sb.qualify(&repo, &[&slow]).command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let j = wait_for_stage(&sb, "packer_build", || !sb.live_instances("us-west-2").is_empty());
     let run_id = j["run_id"].as_str().unwrap().to_owned();
-    // The builder instance carries the run's tag from the start (run_tags).
-    let wait_tagged = Instant::now();
-    while !sb.tagged_with_run("us-west-2", &run_id).iter().any(|r| r.starts_with("instance ")) {
-        assert!(wait_tagged.elapsed() < Duration::from_secs(60), "packer's instance is not tagged with the run");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_tagged_builder(&sb, &run_id);
     let packer = tool_pgid(&j, "packer_build");
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
@@ -157,11 +162,7 @@ fn packer_killed_mid_build_leaves_nothing_once_the_run_ends() {
         sb.qualify(&repo, &[&slow]).command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let j = wait_for_stage(&sb, "packer_build", || !sb.live_instances("us-west-2").is_empty());
     let run_id = j["run_id"].as_str().unwrap().to_owned();
-    let wait_tagged = Instant::now();
-    while !sb.tagged_with_run("us-west-2", &run_id).iter().any(|r| r.starts_with("instance ")) {
-        assert!(wait_tagged.elapsed() < Duration::from_secs(60), "packer's instance is not tagged with the run");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_tagged_builder(&sb, &run_id);
     assert!(sb.security_group_names("us-west-2").iter().any(|g| g.starts_with("packer_")), "packer made its temporary group");
     // SAFETY: killpg has no memory-safety preconditions.
     unsafe { libc::killpg(tool_pgid(&j, "packer_build"), libc::SIGKILL) };
