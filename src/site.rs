@@ -10,7 +10,7 @@
 
 use crate::browse::{self, Filter, Row};
 use crate::fsutil;
-use crate::tree::version::compare;
+use crate::tree::version::{canonical_dcos, compare};
 use crate::tree::Layout;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,6 +51,9 @@ impl State {
 pub struct Entry {
     #[serde(flatten)]
     pub row: Row,
+    /// The DC/OS release the directory's version names (`1.14.0-2.0` is
+    /// 2.0.0), as `find` compares them.
+    pub dcos_release: String,
     pub state: State,
 }
 
@@ -63,7 +66,10 @@ struct ImagesJson<'a> {
 
 /// Every build directory of the tree, in the tree's order.
 pub fn entries(layout: &Layout) -> Vec<Entry> {
-    browse::rows(layout, &Filter::default()).into_iter().map(|row| Entry { state: State::of(&row), row }).collect()
+    browse::rows(layout, &Filter::default())
+        .into_iter()
+        .map(|row| Entry { state: State::of(&row), dcos_release: canonical_dcos(&row.coords.dcos_version), row })
+        .collect()
 }
 
 /// Writes `index.html` and `images.json` into `out` (created if needed),
@@ -250,7 +256,7 @@ function prefix(value, f) {
   return value === f || (value.startsWith(f) && (value[f.length] === "." || value[f.length] === "-"));
 }
 function fieldsOf(e) {
-  return [e.os, e.os_version, e.dcos_version, e.docker_version, "docker-" + e.docker_version, e.variant || "", e.path];
+  return [e.os, e.os_version, e.dcos_version, e.dcos_release, e.docker_version, "docker-" + e.docker_version, e.variant || "", e.path];
 }
 function matches(e, words) {
   return words.every(w => fieldsOf(e).some(v => v && (prefix(v.toLowerCase(), w) || v.toLowerCase() === w)));

@@ -102,6 +102,7 @@ fn images_json_lists_every_build_directory_with_its_state() {
     assert_eq!(built["images"]["us-west-2"], "ami-0c1d2e3f4a5b6c7d8");
     assert_eq!(built["last_build"], "2020-09-21T17:41:25Z");
     assert_eq!(built["os_version"], "7.8");
+    assert_eq!(built["dcos_release"], "2.1.1");
 
     // Nothing the browser would fetch: no external script, style, font or image.
     let html = std::fs::read_to_string(out.path().join("index.html")).unwrap();
@@ -196,5 +197,10 @@ async fn the_page_answers_a_query_and_opens_a_cell_in_a_real_browser() {
     let overflow = c.execute("return document.documentElement.scrollWidth - window.innerWidth", vec![]).await.unwrap();
     assert!(overflow.as_i64().unwrap() <= 0, "the page is wider than the window: {overflow}");
     c.screenshot().await.map(|png| std::fs::write(shots().join("real-tree.png"), png).unwrap()).unwrap();
+    // DC/OS 2.0.0 was first called 1.14.0-2.0: found by either name, as with `find`.
+    let q = c.find(Locator::Id("q")).await.unwrap();
+    q.send_keys("centos 7.6 2.0.0 us-west-2").await.unwrap();
+    let answer = one_line(c.find(Locator::Id("answer")).await.unwrap().text().await.unwrap());
+    assert!(answer.contains("centos/7.6/aws/DCOS-1.14.0-2.0/"), "{answer}");
     c.close().await.unwrap();
 }
