@@ -182,6 +182,31 @@ fn packer_killed_mid_build_leaves_nothing_once_the_run_ends() {
     assert_eq!(j["stages"].as_array().unwrap().iter().find(|s| s["name"] == "packer_build").unwrap()["state"], "failed", "{j}");
 }
 
+/// The same, with EC2 out of reach by then (an outage, expired
+/// credentials): nothing is known to be left, so the run's result is the
+/// build's failure, not a failed teardown, and a warning names the command
+/// that makes sure.
+#[test]
+fn packer_killed_with_ec2_unreachable_warns_and_keeps_the_builds_exit_code() {
+    let mut sb = Sandbox::start();
+    let repo = sb.repo();
+    let slow = format!("{BUILD_DIR}/slow_provisioner");
+    let child =
+        sb.qualify(&repo, &[&slow]).command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let j = wait_for_stage(&sb, "packer_build", || !sb.live_instances("us-west-2").is_empty());
+    let run_id = j["run_id"].as_str().unwrap().to_owned();
+    wait_for_tagged_builder(&sb, &run_id);
+    sb.stop_ec2();
+    // SAFETY: killpg has no memory-safety preconditions.
+    unsafe { libc::killpg(tool_pgid(&j, "packer_build"), libc::SIGKILL) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "the build's failure: {stderr}");
+    assert!(stderr.contains("warning: cannot ask EC2 what packer left"), "{stderr}");
+    assert!(stderr.contains(&format!("to make sure nothing is: dcos-images destroy {run_id}")), "{stderr}");
+    assert!(!stderr.contains("TEARDOWN FAILED"), "{stderr}");
+}
+
 const AMI: &str = "ami-1812c061";
 
 fn tags(pairs: &[(&str, &str)], kind: ResourceType) -> TagSpecification {

@@ -266,7 +266,16 @@ impl Run<'_> {
         let say = |l: &str| self.say(l);
         let mut left: Vec<String> = match sweep::clean_run(ec2, &regions, &self.plan.run_id, sweep::Scope::AllButImages, &say).await {
             Ok(left) => left.iter().map(ToString::to_string).collect(),
-            Err(e) => vec![format!("cannot ask EC2 what is left of the run: {e}")],
+            // Often the reason the build failed (no credentials, no such
+            // region): nothing is known to be left, so the build's failure
+            // stays the run's result; the warning says how to make sure.
+            Err(e) => {
+                self.say(&format!(
+                    "warning: cannot ask EC2 what packer left: {e}\n  to make sure nothing is: dcos-images destroy {}",
+                    self.plan.run_id
+                ));
+                return Ok(());
+            }
         };
         let log = std::fs::read_to_string(self.plan.run_dir.join("packer.log")).unwrap_or_default();
         left.extend(sweep::remove_packer_temporaries(ec2, &regions, &sweep::packer_temporaries(&log), &say).await);

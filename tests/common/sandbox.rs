@@ -184,6 +184,12 @@ impl Sandbox {
         out
     }
 
+    /// EC2 goes away (moto stopped): every call after this fails to connect.
+    pub fn stop_ec2(&mut self) {
+        let _ = self.moto.kill();
+        let _ = self.moto.wait();
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.moto_port)
     }
