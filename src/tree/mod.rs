@@ -199,15 +199,7 @@ impl Tree {
     /// Walks `root` and loads every build directory. Hidden directories,
     /// `target/` and the `exclude`d paths (relative to the root) are skipped.
     pub fn load(root: &Path, exclude: &[String]) -> Result<Tree, TreeError> {
-        Tree::load_selected(root, exclude, &|_, _| true)
-    }
-
-    /// As [`Tree::load`], descending only into the directories `select`
-    /// admits (given their depth below the root and their name): the layout
-    /// names OS, versions and variant, so a command about a few build
-    /// directories reads only their files, whatever the tree's size.
-    pub fn load_selected(root: &Path, exclude: &[String], select: &(dyn Fn(usize, &str) -> bool + Sync)) -> Result<Tree, TreeError> {
-        Ok(Layout::discover(root, exclude, select)?.load())
+        Ok(Layout::discover(root, exclude, &|_, _| true)?.load())
     }
 
     /// The `base_images.json` that applies to a build directory: the nearest one
@@ -218,8 +210,12 @@ impl Tree {
 }
 
 impl Layout {
-    /// Walks `root` as [`Tree::load_selected`] does, reading only the
-    /// `base_images.json` files.
+    /// Walks `root`, descending only into the directories `select` admits
+    /// (given their depth below the root and their name: the layout names
+    /// OS, versions and variant, so a command about a few build directories
+    /// walks only their part of the tree), and reads only the
+    /// `base_images.json` files. Hidden directories, `target/` and the
+    /// `exclude`d paths (relative to the root) are skipped.
     pub fn discover(root: &Path, exclude: &[String], select: &(dyn Fn(usize, &str) -> bool + Sync)) -> Result<Layout, TreeError> {
         if !root.is_dir() {
             return Err(TreeError::NotADirectory(root.to_owned()));
