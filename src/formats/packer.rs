@@ -6,10 +6,15 @@
 use super::{json_keys, json_problem, Parsed};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone)]
 pub struct PackerTemplate {
-    doc: Value,
+    /// The template's text. The whole document is read from it on first use
+    /// only: validating and browsing need the typed views, and a document
+    /// tree of every template was most of the work of validating a tree.
+    source: Arc<str>,
+    doc: OnceLock<Value>,
     pub builders: Vec<Builder>,
     pub provisioners: Vec<Provisioner>,
     pub post_processors: Vec<PostProcessor>,
@@ -120,6 +125,14 @@ const WHAT: &str = "what packer's JSON template expects (see packer's amazon-ebs
 
 impl PackerTemplate {
     pub fn parse(text: &str) -> Parsed<PackerTemplate> {
+        // The common case in one pass: an object whose known keys are set
+        // once reads straight into the views (serde refuses a known key set
+        // twice; those, and every error, take the full path below).
+        if text.trim_start().starts_with('{') {
+            if let Ok(view) = serde_json::from_str::<View>(text) {
+                return Parsed { value: Some(PackerTemplate::new(text, OnceLock::new(), view)), problems: json_keys::duplicate_keys(text) };
+            }
+        }
         let doc: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => return Parsed::failed(json_problem(&e, WHAT)),
@@ -138,14 +151,7 @@ impl PackerTemplate {
         // won); a type error is read again from the text to get its line.
         let view = View::deserialize(&doc).or_else(|_| serde_json::from_str::<View>(text));
         match view {
-            Ok(view) => {
-                let mut post_processors = Vec::new();
-                view.post_processors.into_iter().for_each(|p| p.flatten_into(&mut post_processors));
-                Parsed {
-                    value: Some(PackerTemplate { doc, builders: view.builders, provisioners: view.provisioners, post_processors }),
-                    problems,
-                }
-            }
+            Ok(view) => Parsed { value: Some(PackerTemplate::new(text, OnceLock::from(doc), view)), problems },
             Err(e) => {
                 problems.push(json_problem(&e, WHAT));
                 Parsed { value: None, problems }
@@ -153,14 +159,26 @@ impl PackerTemplate {
         }
     }
 
+    fn new(text: &str, doc: OnceLock<Value>, view: View) -> PackerTemplate {
+        let mut post_processors = Vec::new();
+        view.post_processors.into_iter().for_each(|p| p.flatten_into(&mut post_processors));
+        PackerTemplate { source: Arc::from(text), doc, builders: view.builders, provisioners: view.provisioners, post_processors }
+    }
+
     /// The whole document, for rendering and inspection.
     pub fn document(&self) -> &Value {
-        &self.doc
+        // The text was read as this template before: it is JSON.
+        self.doc.get_or_init(|| serde_json::from_str(&self.source).expect("a template's text parses"))
+    }
+
+    fn document_mut(&mut self) -> &mut Value {
+        self.document();
+        self.doc.get_mut().expect("initialised just above")
     }
 
     /// Sets a string field of builder `index` in the document and the view.
     pub fn set_builder_str(&mut self, index: usize, key: &str, value: &str) {
-        if let Some(builder) = self.doc.get_mut("builders").and_then(|b| b.get_mut(index)).and_then(Value::as_object_mut) {
+        if let Some(builder) = self.document_mut().get_mut("builders").and_then(|b| b.get_mut(index)).and_then(Value::as_object_mut) {
             builder.insert(key.to_owned(), Value::String(value.to_owned()));
         }
         if let Some(view) = self.builders.get_mut(index) {
@@ -177,14 +195,14 @@ impl PackerTemplate {
     /// Sets any field of builder `index` in the document only: for settings the
     /// harness passes to packer and never reads back (endpoints, communicators).
     pub fn set_builder_value(&mut self, index: usize, key: &str, value: Value) {
-        if let Some(builder) = self.doc.get_mut("builders").and_then(|b| b.get_mut(index)).and_then(Value::as_object_mut) {
+        if let Some(builder) = self.document_mut().get_mut("builders").and_then(|b| b.get_mut(index)).and_then(Value::as_object_mut) {
             builder.insert(key.to_owned(), value);
         }
     }
 
     /// The template as written back to disk: two-space indentation, final newline.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.doc).expect("a JSON value serializes");
+        let mut s = serde_json::to_string_pretty(self.document()).expect("a JSON value serializes");
         s.push('\n');
         s
     }
@@ -204,7 +222,7 @@ impl PackerTemplate {
         }
         // Only trust the textual edit when it reads back as the edited document.
         match serde_json::from_str::<Value>(&text) {
-            Ok(v) if v == edited.doc => text,
+            Ok(v) if v == *edited.document() => text,
             _ => edited.to_json(),
         }
     }
