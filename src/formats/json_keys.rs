@@ -10,12 +10,12 @@ use std::collections::HashSet;
 pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
     let bytes = text.as_bytes();
     // One entry per open object (Some(keys)) or array (None).
-    let mut stack: Vec<Option<HashSet<&str>>> = Vec::new();
+    let mut stack: Vec<Option<Keys>> = Vec::new();
     let mut problems = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'{' => stack.push(Some(HashSet::new())),
+            b'{' => stack.push(Some(Keys::Few(Vec::new()))),
             b'[' => stack.push(None),
             b'}' | b']' => {
                 stack.pop();
@@ -52,6 +52,37 @@ pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
     problems
 }
 
+/// The keys of one open object: a short list scanned in place (the objects
+/// of the tree's files have a few dozen keys at most, and hashing every key
+/// was a tenth of validating a tree), a hash set once an object grows past
+/// that, so that a huge object stays linear.
+enum Keys<'a> {
+    Few(Vec<&'a str>),
+    Many(HashSet<&'a str>),
+}
+
+impl<'a> Keys<'a> {
+    const FEW: usize = 32;
+
+    /// False when `key` is already there.
+    fn insert(&mut self, key: &'a str) -> bool {
+        match self {
+            Keys::Few(keys) if keys.contains(&key) => false,
+            Keys::Few(keys) if keys.len() < Self::FEW => {
+                keys.push(key);
+                true
+            }
+            Keys::Few(keys) => {
+                let mut set: HashSet<&str> = keys.drain(..).collect();
+                set.insert(key);
+                *self = Keys::Many(set);
+                true
+            }
+            Keys::Many(set) => set.insert(key),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +94,18 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].line, Some(5));
         assert!(found[0].message.contains("\"a\""));
+    }
+
+    #[test]
+    fn a_large_object_is_checked_as_a_small_one() {
+        let mut text = String::from("{");
+        for i in 0..100 {
+            text.push_str(&format!("\"k{i}\": {i},\n"));
+        }
+        text.push_str("\"k3\": 0, \"k99\": 1}");
+        let found: Vec<String> = duplicate_keys(&text).into_iter().map(|p| p.message).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("\"k3\"") && found[1].contains("\"k99\""), "{found:?}");
     }
 
     #[test]

@@ -82,10 +82,16 @@ pub const KEYS: [&str; 4] = ["publish_dcos_images_after", "run_integration_tests
 
 impl PublishTestConfig {
     pub fn parse(text: &str) -> Parsed<PublishTestConfig> {
+        // The common case in one pass: no unknown key (the type refuses
+        // them), every value of the right type. Anything else is read again
+        // below to report every unknown key with its line.
+        if let Ok(config) = serde_yaml::from_str::<PublishTestConfig>(text) {
+            let problems = config.selection_problems(text);
+            return if problems.is_empty() { Parsed::ok(config) } else { Parsed { value: None, problems } };
+        }
         // Unknown keys first, each with its line, so that every one is reported
         // with a suggestion rather than serde's first-error-only message.
-        let doc = serde_yaml::from_str::<serde_yaml::Value>(text);
-        if let Ok(serde_yaml::Value::Mapping(map)) = &doc {
+        if let Ok(serde_yaml::Value::Mapping(map)) = serde_yaml::from_str::<serde_yaml::Value>(text) {
             let unknown: Vec<FileProblem> = map
                 .keys()
                 .filter_map(|k| {
@@ -105,14 +111,6 @@ impl PublishTestConfig {
                 .collect();
             if !unknown.is_empty() {
                 return Parsed { value: None, problems: unknown };
-            }
-        }
-        // The document already read is the value on the common path; only a
-        // file that does not fit is read again, for the line of its error.
-        if let Ok(doc @ serde_yaml::Value::Mapping(_)) = doc {
-            if let Ok(config) = serde_yaml::from_value::<PublishTestConfig>(doc) {
-                let problems = config.selection_problems(text);
-                return if problems.is_empty() { Parsed::ok(config) } else { Parsed { value: None, problems } };
             }
         }
         let mut parsed = parse_yaml(
