@@ -7,7 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/install-tools.sh"
 cargo build -q --manifest-path "$here/Cargo.toml"
-bin="$here/target/debug/dcos-images"
+bin="${CARGO_TARGET_DIR:-$here/target}/debug/dcos-images"
 
 work="$(mktemp -d)"
 # sshd reads the authorized keys as the sandbox user: it must be able to enter.

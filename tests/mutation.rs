@@ -133,7 +133,11 @@ fn mutate(text: &[u8], rng: &mut Rng) -> Vec<u8> {
 fn parse_all(name: &str, text: &str) {
     match name {
         "packer.json" => {
-            let _ = PackerTemplate::parse(text);
+            // What qualify does with an accepted template: its whole
+            // document, rendered.
+            if let Some(t) = PackerTemplate::parse(text).value {
+                let _ = t.to_json();
+            }
             let _ = json_keys::duplicate_keys(text);
         }
         "packer_build_history.json" => {

@@ -8,15 +8,36 @@ use crate::diagnostic::{Code, FileProblem};
 use std::collections::HashSet;
 
 pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
+    scan(text).problems
+}
+
+/// serde_json reads a `Value` at most this deep (its recursion limit is 128).
+pub const MAX_DOCUMENT_DEPTH: usize = 127;
+
+/// What one pass over a JSON text finds: its repeated keys and how deeply
+/// its arrays and objects nest.
+pub struct Scan {
+    pub problems: Vec<FileProblem>,
+    pub depth: usize,
+}
+
+pub fn scan(text: &str) -> Scan {
     let bytes = text.as_bytes();
+    let mut depth = 0;
     // One entry per open object (Some(keys)) or array (None).
     let mut stack: Vec<Option<Keys>> = Vec::new();
     let mut problems = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'{' => stack.push(Some(Keys::Few(Vec::new()))),
-            b'[' => stack.push(None),
+            b'{' => {
+                stack.push(Some(Keys::Few(Vec::new())));
+                depth = depth.max(stack.len());
+            }
+            b'[' => {
+                stack.push(None);
+                depth = depth.max(stack.len());
+            }
             b'}' | b']' => {
                 stack.pop();
             }
@@ -49,7 +70,7 @@ pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
         }
         i += 1;
     }
-    problems
+    Scan { problems, depth }
 }
 
 /// The keys of one open object: a short list scanned in place (the objects

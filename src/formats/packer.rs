@@ -127,17 +127,20 @@ impl PackerTemplate {
     pub fn parse(text: &str) -> Parsed<PackerTemplate> {
         // The common case in one pass: an object whose known keys are set
         // once reads straight into the views (serde refuses a known key set
-        // twice; those, and every error, take the full path below).
-        if text.trim_start().starts_with('{') {
+        // twice; those, and every error, take the full path below). Only as
+        // deep as the document may be, since it is read from the same text
+        // later: the views skip unknown fields at any depth.
+        let scan = json_keys::scan(text);
+        if text.trim_start().starts_with('{') && scan.depth <= json_keys::MAX_DOCUMENT_DEPTH {
             if let Ok(view) = serde_json::from_str::<View>(text) {
-                return Parsed { value: Some(PackerTemplate::new(text, OnceLock::new(), view)), problems: json_keys::duplicate_keys(text) };
+                return Parsed { value: Some(PackerTemplate::new(text, OnceLock::new(), view)), problems: scan.problems };
             }
         }
         let doc: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => return Parsed::failed(json_problem(&e, WHAT)),
         };
-        let mut problems = json_keys::duplicate_keys(text);
+        let mut problems = scan.problems;
         if !doc.is_object() {
             problems.push(crate::diagnostic::FileProblem::new(
                 crate::diagnostic::Code::InvalidValue,
@@ -303,5 +306,13 @@ mod tests {
         let p = PackerTemplate::parse("{\n\"builders\": [\n{\"type\": \"amazon-ebs\",\n\"ami_regions\": \"us-east-1\"}]}");
         assert_eq!(p.problems[0].code, crate::diagnostic::Code::InvalidValue);
         assert_eq!(p.problems[0].line, Some(4));
+    }
+
+    #[test]
+    fn a_template_nested_deeper_than_a_document_can_be_is_refused_not_accepted_half() {
+        let deep = format!("{{\"builders\": [], \"x\": {}1{}}}", "[".repeat(200), "]".repeat(200));
+        let parsed = PackerTemplate::parse(&deep);
+        assert!(parsed.value.is_none(), "its document could never be rendered");
+        assert!(parsed.problems.iter().any(|p| p.message.contains("recursion limit")), "{:?}", parsed.problems);
     }
 }
