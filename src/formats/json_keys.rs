@@ -14,16 +14,18 @@ pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
 /// serde_json reads a `Value` at most this deep (its recursion limit is 128).
 pub const MAX_DOCUMENT_DEPTH: usize = 127;
 
-/// What one pass over a JSON text finds: its repeated keys and how deeply
-/// its arrays and objects nest.
+/// What one pass over a JSON text finds: its repeated keys, how deeply its
+/// arrays and objects nest, and whether a string holds a `\u` escape.
 pub struct Scan {
     pub problems: Vec<FileProblem>,
     pub depth: usize,
+    pub unicode_escapes: bool,
 }
 
 pub fn scan(text: &str) -> Scan {
     let bytes = text.as_bytes();
     let mut depth = 0;
+    let mut unicode_escapes = false;
     // One entry per open object (Some(keys)) or array (None).
     let mut stack: Vec<Option<Keys>> = Vec::new();
     let mut problems = Vec::new();
@@ -45,7 +47,12 @@ pub fn scan(text: &str) -> Scan {
                 let start = i + 1;
                 let mut j = start;
                 while j < bytes.len() && bytes[j] != b'"' {
-                    j += if bytes[j] == b'\\' { 2 } else { 1 };
+                    if bytes[j] == b'\\' {
+                        unicode_escapes |= bytes.get(j + 1) == Some(&b'u');
+                        j += 2;
+                    } else {
+                        j += 1;
+                    }
                 }
                 let s = &text[start..j.min(text.len())];
                 let mut k = j + 1;
@@ -70,7 +77,7 @@ pub fn scan(text: &str) -> Scan {
         }
         i += 1;
     }
-    Scan { problems, depth }
+    Scan { problems, depth, unicode_escapes }
 }
 
 /// The keys of one open object: a short list scanned in place (the objects

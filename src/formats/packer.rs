@@ -127,11 +127,13 @@ impl PackerTemplate {
     pub fn parse(text: &str) -> Parsed<PackerTemplate> {
         // The common case in one pass: an object whose known keys are set
         // once reads straight into the views (serde refuses a known key set
-        // twice; those, and every error, take the full path below). Only as
-        // deep as the document may be, since it is read from the same text
-        // later: the views skip unknown fields at any depth.
+        // twice; those, and every error, take the full path below). The
+        // document is read from the same text later, and serde skips unknown
+        // fields more leniently than it reads them (at any depth, and `\u`
+        // escapes unchecked): such texts take the full path too.
         let scan = json_keys::scan(text);
-        if text.trim_start().starts_with('{') && scan.depth <= json_keys::MAX_DOCUMENT_DEPTH {
+        let plain = scan.depth <= json_keys::MAX_DOCUMENT_DEPTH && !scan.unicode_escapes;
+        if plain && text.trim_start().starts_with('{') {
             if let Ok(view) = serde_json::from_str::<View>(text) {
                 return Parsed { value: Some(PackerTemplate::new(text, OnceLock::new(), view)), problems: scan.problems };
             }
@@ -314,5 +316,12 @@ mod tests {
         let parsed = PackerTemplate::parse(&deep);
         assert!(parsed.value.is_none(), "its document could never be rendered");
         assert!(parsed.problems.iter().any(|p| p.message.contains("recursion limit")), "{:?}", parsed.problems);
+    }
+
+    #[test]
+    fn a_template_with_an_invalid_unicode_escape_in_an_unknown_field_is_refused() {
+        let parsed = PackerTemplate::parse(r#"{"builders": [], "x": "\ud800 alone"}"#);
+        assert!(parsed.value.is_none(), "its document could never be rendered");
+        assert!(!parsed.problems.is_empty());
     }
 }
