@@ -58,13 +58,13 @@ pub struct FileRefresh {
     pub not_found: Vec<String>,
 }
 
-pub fn run_blocking(root: &Path, config: &RootConfig, paths: &[std::path::PathBuf], check: bool) -> Result<u8, Error> {
-    crate::pipeline::runtime()?.block_on(run(root, config, paths, check))
+/// `prefixes`: paths relative to the root whose files are refreshed (none: all).
+pub fn run_blocking(root: &Path, config: &RootConfig, prefixes: &[String], check: bool) -> Result<u8, Error> {
+    crate::pipeline::runtime()?.block_on(run(root, config, prefixes, check))
 }
 
-async fn run(root: &Path, config: &RootConfig, paths: &[std::path::PathBuf], check: bool) -> Result<u8, Error> {
+async fn run(root: &Path, config: &RootConfig, prefixes: &[String], check: bool) -> Result<u8, Error> {
     let layout = Layout::discover(root, &config.tree.exclude, &|_, _| true)?;
-    let prefixes = relative_paths(root, paths)?;
     let files: Vec<_> = layout
         .base_images
         .values()
@@ -136,19 +136,6 @@ async fn run(root: &Path, config: &RootConfig, paths: &[std::path::PathBuf], che
         }
         _ => exit::SUCCESS,
     })
-}
-
-fn relative_paths(root: &Path, paths: &[std::path::PathBuf]) -> Result<Vec<String>, Error> {
-    paths
-        .iter()
-        .map(|p| {
-            let abs = p.canonicalize().map_err(|e| Error::usage(format!("{}: {e}", p.display()), "pass paths that exist"))?;
-            let rel = abs.strip_prefix(root).map_err(|_| {
-                Error::usage(format!("{} is outside the tree {}", p.display(), root.display()), "pass --root with the tree that holds it")
-            })?;
-            Ok(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
-        })
-        .collect()
 }
 
 /// The newest image per region of the file, compared with what it lists.

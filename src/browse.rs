@@ -79,6 +79,17 @@ impl Filter {
     }
 }
 
+/// What a build directory has reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Its images are published in dcos_images.yaml.
+    Qualified,
+    /// Packer built it (the history says when), nothing is published.
+    BuiltNotPublished,
+    NotBuilt,
+}
+
 /// One build directory, as `list --format json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -107,6 +118,15 @@ impl Row {
         }
         .map(|c| c.publish_dcos_images_after.to_string());
         Row { path: dir.rel.clone(), coords: dir.coords.clone(), images, last_build, publish_after }
+    }
+
+    /// What the directory has reached: published images, a build, nothing.
+    pub fn state(&self) -> State {
+        match (self.images.is_empty(), self.last_build.is_some()) {
+            (false, _) => State::Qualified,
+            (true, true) => State::BuiltNotPublished,
+            (true, false) => State::NotBuilt,
+        }
     }
 
     /// The build date, `YYYY-MM-DD`.
@@ -313,17 +333,17 @@ pub fn render_tree(rows: &[Row]) -> String {
             Some(v) => format!("docker-{}/{v}", c.docker_version),
             None => format!("docker-{}", c.docker_version),
         };
-        let status = match (&r.images, r.built_on()) {
-            (images, built) if !images.is_empty() => {
+        let status = match (r.state(), r.built_on()) {
+            (State::Qualified, built) => {
                 qualified += 1;
-                let regions = images.keys().cloned().collect::<Vec<_>>().join(" ");
+                let regions = r.images.keys().cloned().collect::<Vec<_>>().join(" ");
                 match built {
                     Some(b) => format!("qualified  {regions}  (built {b})"),
                     None => format!("qualified  {regions}"),
                 }
             }
-            (_, Some(b)) => format!("built {b}, not published"),
-            _ => "not built".to_owned(),
+            (State::BuiltNotPublished, built) => format!("built {}, not published", built.unwrap_or_default()),
+            (State::NotBuilt, _) => "not built".to_owned(),
         };
         let _ = writeln!(out, "    {leaf:<40} {status}");
     }

@@ -444,7 +444,8 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             Ok(exit::SUCCESS)
         }
         Command::BaseImages(BaseImagesCommand::Refresh { paths, check }) => {
-            crate::base_images_refresh::run_blocking(&inv.root, &inv.config, paths, *check)
+            let prefixes = paths.iter().map(|p| relative_to_root(&inv.root, p)).collect::<Result<Vec<_>, _>>()?;
+            crate::base_images_refresh::run_blocking(&inv.root, &inv.config, &prefixes, *check)
         }
         Command::Site { out } => {
             let all = Filter::default();
@@ -583,6 +584,16 @@ fn schemas(dir: &Path, check: bool) -> Result<u8, Error> {
     }
 }
 
+/// A path given on the command line, relative to the tree's root and
+/// `/`-separated; an error when it does not exist or lies outside the tree.
+fn relative_to_root(root: &Path, p: &Path) -> Result<String, Error> {
+    let abs = p.canonicalize().map_err(|e| Error::usage(format!("{}: {e}", p.display()), "pass paths of the tree that exist"))?;
+    let rel = abs.strip_prefix(root).map_err(|_| {
+        Error::usage(format!("{} is outside the tree {}", p.display(), root.display()), "pass --root with the tree that holds it")
+    })?;
+    Ok(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
+}
+
 /// Which build directories `validate PATH...` is about.
 struct Selection {
     /// None: the whole tree.
@@ -603,11 +614,7 @@ fn select<'a>(
     let mut dirs = BTreeSet::new();
     let mut prefixes = Vec::new();
     for p in paths {
-        let abs = p.canonicalize().map_err(|e| Error::usage(format!("{}: {e}", p.display()), "pass build directories that exist"))?;
-        let rel = abs.strip_prefix(root).map_err(|_| {
-            Error::usage(format!("{} is outside the tree {}", p.display(), root.display()), "pass --root with the tree that holds it")
-        })?;
-        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let rel = relative_to_root(root, p)?;
         let under = |d: &str| rel.is_empty() || d == rel || d.starts_with(&format!("{rel}/"));
         let below: Vec<&str> = rels.iter().copied().filter(|d| under(d)).collect();
         let picked: Vec<&str> = if below.is_empty() {

@@ -8,7 +8,7 @@
 //! the page's script adds the search box, the filter and the details of a
 //! cell.
 
-use crate::browse::{self, Filter, Row};
+use crate::browse::{self, Filter, Row, State};
 use crate::fsutil;
 use crate::tree::version::{canonical_dcos, compare};
 use crate::tree::Layout;
@@ -17,32 +17,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::Path;
 
-/// What a build directory has reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum State {
-    /// Its images are published in dcos_images.yaml.
-    Qualified,
-    /// Packer built it (the history says when), nothing is published.
-    BuiltNotPublished,
-    NotBuilt,
-}
-
-impl State {
-    fn of(r: &Row) -> State {
-        match (r.images.is_empty(), r.last_build.is_some()) {
-            (false, _) => State::Qualified,
-            (true, true) => State::BuiltNotPublished,
-            (true, false) => State::NotBuilt,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            State::Qualified => "qualified",
-            State::BuiltNotPublished => "built, not published",
-            State::NotBuilt => "not built",
-        }
+/// How the page names a state.
+fn label(state: State) -> &'static str {
+    match state {
+        State::Qualified => "qualified",
+        State::BuiltNotPublished => "built, not published",
+        State::NotBuilt => "not built",
     }
 }
 
@@ -68,7 +48,7 @@ struct ImagesJson<'a> {
 pub fn entries(layout: &Layout) -> Vec<Entry> {
     browse::rows(layout, &Filter::default())
         .into_iter()
-        .map(|row| Entry { state: State::of(&row), dcos_release: canonical_dcos(&row.coords.dcos_version), row })
+        .map(|row| Entry { state: row.state(), dcos_release: canonical_dcos(&row.coords.dcos_version), row })
         .collect()
 }
 
@@ -174,7 +154,7 @@ fn page(entries: &[Entry], json: &str) -> String {
                             dcos = esc(v),
                             docker = esc(&c.docker_version),
                             variant_label = c.variant.as_deref().map(|v| format!(", {}", esc(v))).unwrap_or_default(),
-                            label = e.state.label(),
+                            label = label(e.state),
                         );
                     }
                     let _ = write!(table, "</ul></td>");

@@ -149,6 +149,19 @@ fn sigkill_while_packer_builds_then_destroy_stops_packer_and_leaves_nothing() {
     assert!(again.stdout.contains("may have left anything"), "{}", again.stdout);
 }
 
+/// A qualify of the slow build directory, its output piped, once packer's
+/// builder instance runs with the run's tag: the child, the journal, the run id.
+fn slow_build_with_tagged_builder(sb: &Sandbox) -> (std::process::Child, serde_json::Value, String) {
+    let repo = sb.repo();
+    let slow = format!("{BUILD_DIR}/slow_provisioner");
+    let child =
+        sb.qualify(&repo, &[&slow]).command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let j = wait_for_stage(sb, "packer_build", || !sb.live_instances("us-west-2").is_empty());
+    let run_id = j["run_id"].as_str().unwrap().to_owned();
+    wait_for_tagged_builder(sb, &run_id);
+    (child, j, run_id)
+}
+
 /// Packer dies in the middle of a build (OOM-killed, a crash: here SIGKILL
 /// to its process group) and cannot clean up: its builder instance, key pair
 /// and security group stay. The run, failing, removes them itself; nobody
@@ -156,13 +169,7 @@ fn sigkill_while_packer_builds_then_destroy_stops_packer_and_leaves_nothing() {
 #[test]
 fn packer_killed_mid_build_leaves_nothing_once_the_run_ends() {
     let sb = Sandbox::start();
-    let repo = sb.repo();
-    let slow = format!("{BUILD_DIR}/slow_provisioner");
-    let child =
-        sb.qualify(&repo, &[&slow]).command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let j = wait_for_stage(&sb, "packer_build", || !sb.live_instances("us-west-2").is_empty());
-    let run_id = j["run_id"].as_str().unwrap().to_owned();
-    wait_for_tagged_builder(&sb, &run_id);
+    let (child, j, run_id) = slow_build_with_tagged_builder(&sb);
     assert!(sb.security_group_names("us-west-2").iter().any(|g| g.starts_with("packer_")), "packer made its temporary group");
     // SAFETY: killpg has no memory-safety preconditions.
     unsafe { libc::killpg(tool_pgid(&j, "packer_build"), libc::SIGKILL) };
@@ -189,13 +196,7 @@ fn packer_killed_mid_build_leaves_nothing_once_the_run_ends() {
 #[test]
 fn packer_killed_with_ec2_unreachable_warns_and_keeps_the_builds_exit_code() {
     let mut sb = Sandbox::start();
-    let repo = sb.repo();
-    let slow = format!("{BUILD_DIR}/slow_provisioner");
-    let child =
-        sb.qualify(&repo, &[&slow]).command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let j = wait_for_stage(&sb, "packer_build", || !sb.live_instances("us-west-2").is_empty());
-    let run_id = j["run_id"].as_str().unwrap().to_owned();
-    wait_for_tagged_builder(&sb, &run_id);
+    let (child, j, run_id) = slow_build_with_tagged_builder(&sb);
     sb.stop_ec2();
     // SAFETY: killpg has no memory-safety preconditions.
     unsafe { libc::killpg(tool_pgid(&j, "packer_build"), libc::SIGKILL) };
