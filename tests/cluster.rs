@@ -349,6 +349,7 @@ fn check_reports(j: &serde_json::Value, step_summary: &str) {
     assert!(junit.contains("<testsuite name=\"integration tests: centos/7.8/aws/DCOS-2.1.1/docker-19.03.12\""), "{junit}");
     assert!(junit.contains("name=\"test_two_private_agents\""), "the tests' own cases: {junit}");
     assert!(junit.contains("<skipped message=\"run_framework_tests is false\"/>"), "{junit}");
+    common::assert_valid_junit(&junit, "the run's junit.xml (with pytest's own cases)");
 
     let mut md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert_eq!(md, step_summary, "the job summary is the report");

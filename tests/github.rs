@@ -261,6 +261,12 @@ fn report_makes_one_comment_of_every_matrix_job() {
     );
     assert!(body.contains("| `rhel/8.2/aws/DCOS-2.1.1/docker-19.03.12` | ❌ failed ([job]("), "{body}");
     assert!(body.contains(&format!("Commit: {head}")), "{body}");
+    let junit = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
+    common::assert_valid_junit(&junit, "report's junit.xml");
+    assert!(
+        junit.contains("<testsuite name=\"dcos-images: rhel/8.2/aws/DCOS-2.1.1/docker-19.03.12\""),
+        "one run a directory: no run id in the name: {junit}"
+    );
     let statuses: Vec<(String, String, String)> = fake
         .state
         .lock()

@@ -337,6 +337,9 @@ fn github_gets_statuses_and_one_comment_and_an_outage_changes_nothing() {
     assert_eq!(std::fs::read_to_string(out_dir.join("report.md")).unwrap(), comments[0].1);
     let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testsuite name=\"dcos-images: ").count(), 3, "{junit}");
+    // Three runs of one directory: each run's suites are told apart by its id.
+    assert_eq!(junit.matches(&format!("<testsuite name=\"dcos-images: {dir} (run ")).count(), 3, "{junit}");
+    common::assert_valid_junit(&junit, "report's junit.xml");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["runs"].as_array().unwrap().len(), 3);
 

@@ -180,17 +180,35 @@ pub fn classname(build_dir: &str) -> String {
     format!("dcos-images.{}", build_dir.replace('.', "_"))
 }
 
+/// `s` without the two characters XML 1.0 refuses that quick-junit keeps
+/// (U+FFFE, U+FFFF; it drops control characters and ANSI escapes itself).
+fn xml_chars(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\u{FFFE}', '\u{FFFF}']) {
+        s.replace(['\u{FFFE}', '\u{FFFF}'], "").into()
+    } else {
+        s.into()
+    }
+}
+
 /// A test case per stage of the run, in a suite named after the build
 /// directory; then the suites the tests wrote (`<suite>-junit.xml` in the run
 /// directory), each named `<suite> tests: <build dir>` so no two are alike.
-/// A stage a tool failed in (or a signal stopped) is an `<error>`; a failed
-/// test stage is a `<failure>`; each carries its reason as the message.
-pub fn junit_suites(j: &Journal) -> Vec<quick_junit::TestSuite> {
+/// `run` is appended to the names when one report holds several runs of the
+/// directory (otherwise a name stays the same from build to build, which is
+/// what keeps a test's history in Jenkins).
+/// A stage a tool failed in (or a signal stopped, or a kill left running) is
+/// an `<error>`; a failed test stage is a `<failure>`; each carries its
+/// reason as the message.
+pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuite> {
     use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
     let secs = |s: Option<f64>| s.filter(|s| s.is_finite() && *s >= 0.0).map(std::time::Duration::from_secs_f64);
-    let mut stages = TestSuite::new(format!("dcos-images: {}", j.build_dir));
+    let named = |what: &str| match run {
+        Some(run) => format!("{what}: {} (run {run})", j.build_dir),
+        None => format!("{what}: {}", j.build_dir),
+    };
+    let mut stages = TestSuite::new(named("dcos-images"));
     for s in &j.stages {
-        let detail = s.detail.as_deref().unwrap_or("");
+        let detail = xml_chars(s.detail.as_deref().unwrap_or(""));
         let reason = detail.lines().next().unwrap_or(&state_name(s.state)).to_owned();
         let tests = s.name == "integration_tests" || s.name == "framework_tests";
         let status = match s.state {
@@ -201,15 +219,22 @@ pub fn junit_suites(j: &Journal) -> Vec<quick_junit::TestSuite> {
                     NonSuccessKind::Error
                 };
                 let mut st = TestCaseStatus::non_success(kind);
-                st.set_message(reason).set_type(state_name(s.state)).set_description(detail);
+                st.set_message(reason).set_type(state_name(s.state)).set_description(detail.as_ref());
+                st
+            }
+            // A finished run has no running stage: this one's run was
+            // killed (SIGKILL, a cancelled CI job) before the stage ended.
+            StageState::Running => {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+                st.set_message("did not finish: the run stopped during this stage").set_type("running");
                 st
             }
             StageState::Skipped => {
                 let mut st = TestCaseStatus::skipped();
-                st.set_message(detail);
+                st.set_message(detail.as_ref());
                 st
             }
-            _ => TestCaseStatus::success(),
+            StageState::Ok => TestCaseStatus::success(),
         };
         let mut case = TestCase::new(s.name.as_str(), status);
         case.set_classname(classname(&j.build_dir));
@@ -222,30 +247,32 @@ pub fn junit_suites(j: &Journal) -> Vec<quick_junit::TestSuite> {
     for suite in ["integration", "framework"] {
         let Ok(text) = std::fs::read_to_string(j.run_dir.join(format!("{suite}-junit.xml"))) else { continue };
         let Ok(cases) = crate::formats::junit::cases(&text) else { continue };
-        let mut tests = TestSuite::new(format!("{suite} tests: {}", j.build_dir));
+        let mut tests = TestSuite::new(named(&format!("{suite} tests")));
         for c in cases {
             use crate::formats::junit::Outcome;
             let status = match c.outcome {
                 Outcome::Passed => TestCaseStatus::success(),
                 Outcome::Failed { message, text } => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    st.set_message(message).set_description(text);
+                    st.set_message(xml_chars(&message).as_ref()).set_description(xml_chars(&text).as_ref());
                     st
                 }
                 Outcome::Error { message, text } => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    st.set_message(message).set_description(text);
+                    st.set_message(xml_chars(&message).as_ref()).set_description(xml_chars(&text).as_ref());
                     st
                 }
                 Outcome::Skipped { message } => {
                     let mut st = TestCaseStatus::skipped();
-                    st.set_message(message);
+                    st.set_message(xml_chars(&message).as_ref());
                     st
                 }
             };
-            let mut case = TestCase::new(c.name, status);
+            // pytest's file is XML, but a character reference (`&#xFFFE;`)
+            // can still carry what XML refuses.
+            let mut case = TestCase::new(xml_chars(&c.name).as_ref(), status);
             if let Some(cn) = c.classname {
-                case.set_classname(cn);
+                case.set_classname(xml_chars(&cn).as_ref());
             }
             if let Some(t) = secs(c.seconds) {
                 case.set_time(t);
@@ -261,9 +288,27 @@ pub fn junit_suites(j: &Journal) -> Vec<quick_junit::TestSuite> {
 pub fn junit_of(journals: &[Journal]) -> String {
     let mut report = quick_junit::Report::new("dcos-images");
     for j in journals {
-        report.add_test_suites(junit_suites(j));
+        let again = journals.iter().filter(|k| k.build_dir == j.build_dir).count() > 1;
+        report.add_test_suites(junit_suites(j, again.then_some(j.run_id.as_str())));
     }
-    report.to_string().unwrap_or_else(|e| format!("<!-- cannot write the JUnit report: {e} -->\n"))
+    match report.to_string() {
+        Ok(xml) => without_root_skipped(xml),
+        Err(e) => format!("<!-- cannot write the JUnit report: {e} -->\n"),
+    }
+}
+
+/// Jenkins' xUnit plugin validates against its junit-10.xsd, which allows
+/// `skipped` on each testsuite but not on the root testsuites, where
+/// quick-junit always writes it: the root loses it (its suites keep theirs).
+fn without_root_skipped(mut xml: String) -> String {
+    let Some(root) = xml.find("<testsuites") else { return xml };
+    // The root tag holds only the report's name and counts: no `>` inside.
+    let tag_end = root + xml[root..].find('>').unwrap_or(0);
+    if let Some(at) = xml[root..tag_end].find(" skipped=\"").map(|i| root + i) {
+        let value_end = xml[at + 10..tag_end].find('"').map_or(tag_end, |i| at + 10 + i + 1);
+        xml.replace_range(at..value_end, "");
+    }
+    xml
 }
 
 /// The JUnit XML of one run.

@@ -156,3 +156,48 @@ pub fn assert_dry_run_matched(dry: &serde_json::Value, real: &serde_json::Value)
     };
     assert_eq!(stages(dry, true), stages(real, false), "the dry run's plan is not what the run did");
 }
+
+/// The JUnit schema of Jenkins' xUnit plugin, as scripts/install-tools.sh
+/// installs it (`$DCOS_IMAGES_JUNIT_XSD` elsewhere): a test that needs it
+/// fails, never skips, when it is not there.
+pub fn junit_xsd() -> PathBuf {
+    let path = std::env::var_os("DCOS_IMAGES_JUNIT_XSD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/local/share/dcos-images/junit-10.xsd"));
+    assert!(path.is_file(), "no junit-10.xsd at {} (run scripts/install-tools.sh, or set DCOS_IMAGES_JUNIT_XSD)", path.display());
+    path
+}
+
+/// Whether `xml` is valid against Jenkins' junit-10.xsd (with xmllint, which
+/// libxml2-utils installs): `Err` holds xmllint's words. The schema installed
+/// is pytest's copy, which also allows testsuite's `version` attribute:
+/// Jenkins' own does not, so that is refused here too.
+pub fn junit_validity(xml: &str) -> Result<(), String> {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), xml).expect("write junit");
+    let xmllint = |args: &[&str]| {
+        let out = Command::new("xmllint")
+            .args(args)
+            .arg(file.path())
+            .output()
+            .unwrap_or_else(|e| panic!("xmllint does not run ({e}): run scripts/install-tools.sh"));
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let xsd = junit_xsd();
+    let (valid, words) = xmllint(&["--noout", "--schema", xsd.to_str().expect("utf-8 path")]);
+    if !valid {
+        return Err(words);
+    }
+    let (ok, count) = xmllint(&["--xpath", "count(//testsuite[@version])"]);
+    match (ok, count.trim()) {
+        (true, "0") => Ok(()),
+        _ => Err(format!("testsuite carries a `version` attribute, which Jenkins' junit-10.xsd does not allow ({count})")),
+    }
+}
+
+/// Panics with xmllint's words and the document when `xml` is not valid JUnit.
+pub fn assert_valid_junit(xml: &str, what: &str) {
+    if let Err(words) = junit_validity(xml) {
+        panic!("{what} is not valid against junit-10.xsd:\n{words}\n{xml}");
+    }
+}
