@@ -217,3 +217,42 @@ fn the_schema_and_the_tool_agree_on_publish_configs() {
         assert_eq!(errors == 0, valid, "the schema on {text:?}: {errors} error(s)");
     }
 }
+
+/// validate reads what the walk listed, and a listing cannot say where a
+/// link points: links are followed as before, a dangling one is a missing
+/// file, a directory a provisioner uploads counts as there.
+#[test]
+fn links_in_a_build_directory_are_followed_and_dangling_ones_are_missing() {
+    let tree = valid_tree();
+    let dir = tree.path().join("rhel/8.0/aws/DCOS-2.2.0/docker-19.03.12");
+    let elsewhere = tree.path().join("shared");
+    std::fs::create_dir(&elsewhere).unwrap();
+    // The install script and dcos_images.yaml are links to files elsewhere.
+    std::fs::rename(dir.join("install_dcos_prerequisites.sh"), elsewhere.join("install.sh")).unwrap();
+    std::os::unix::fs::symlink("../../../../../shared/install.sh", dir.join("install_dcos_prerequisites.sh")).unwrap();
+    std::fs::write(elsewhere.join("images.yaml"), "us-east-1: ami-0d1e2f3a4b5c6d7e8\nus-west-2: not-an-image\n").unwrap();
+    std::fs::remove_file(dir.join("dcos_images.yaml")).unwrap();
+    std::os::unix::fs::symlink("../../../../../shared/images.yaml", dir.join("dcos_images.yaml")).unwrap();
+    // A dangling link where the publish config was.
+    std::fs::remove_file(dir.join("publish_and_test_config.yaml")).unwrap();
+    std::os::unix::fs::symlink("nowhere.yaml", dir.join("publish_and_test_config.yaml")).unwrap();
+    // The uploaded directory, behind a link too.
+    std::fs::rename(dir.join("files"), elsewhere.join("files")).unwrap();
+    std::os::unix::fs::symlink("../../../../../shared/files", dir.join("files")).unwrap();
+
+    let (_, found, json) = diagnostics(tree.path());
+    let rel = "rhel/8.0/aws/DCOS-2.2.0/docker-19.03.12";
+    assert!(found.contains(&format!("malformed-image-id {rel}/dcos_images.yaml:2")), "the linked file is read: {found:?}");
+    assert!(!found.iter().any(|f| f.contains("install_dcos_prerequisites.sh") || f.contains("packer.json")), "{found:?}\n{json}");
+    // Without a publish config a directory publishes after the default step: no finding of its own.
+    assert!(!found.iter().any(|f| f.contains("publish_and_test_config")), "{found:?}");
+    // (The changed image also differs from the build history.)
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.contains(&format!("history-mismatch {rel}/dcos_images.yaml:2")), "{found:?}");
+
+    // A link to nothing where a provisioner's file should be: missing.
+    std::fs::remove_file(dir.join("files")).unwrap();
+    std::os::unix::fs::symlink("nothing-here", dir.join("files")).unwrap();
+    let (_, found, _) = diagnostics(tree.path());
+    assert!(found.contains(&format!("missing-file {rel}/packer.json:15")), "{found:?}");
+}

@@ -198,7 +198,7 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
                     format!("provisioner file `{reference}` is outside the build directory"),
                     "copy the file into the build directory: a build directory must build the same image on its own",
                 ));
-            } else if !d.dir.abs.join(&reference).exists() && Path::new(&reference) != Path::new(tree::INSTALL_SCRIPT) {
+            } else if !d.dir.exists(&reference) && Path::new(&reference) != Path::new(tree::INSTALL_SCRIPT) {
                 // (A missing install script has its own diagnostic with a better hint.)
                 out.push(diag(
                     Code::MissingFile,
