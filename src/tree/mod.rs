@@ -456,21 +456,14 @@ fn join_rel(dir: &str, name: &str) -> String {
 fn read_file<T>(path: &Path, rel: String, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
     // Not `fs::read` nor `File::read_to_end`: they ask the size (statx) and
     // the position (lseek) first, two system calls per file where the
-    // tree's files are a few KB. Read through a buffer on the stack, the
-    // text is then allocated at its size (a larger file grows it).
+    // tree's files are a few KB. Through `Take` nothing is asked; the buffer
+    // (never zeroed) then gives back what the text does not use, in place.
     let read = |path: &Path| -> io::Result<Vec<u8>> {
         use io::Read;
-        let mut file = std::fs::File::open(path)?;
-        let mut chunk = [0u8; 32 * 1024];
-        let mut bytes = Vec::new();
-        loop {
-            match file.read(&mut chunk) {
-                Ok(0) => return Ok(bytes),
-                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let mut bytes = Vec::with_capacity(16 * 1024);
+        std::fs::File::open(path)?.take(u64::MAX).read_to_end(&mut bytes)?;
+        bytes.shrink_to_fit();
+        Ok(bytes)
     };
     match read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
