@@ -24,7 +24,10 @@ pub fn validate_layout(layout: &Layout, checked: &(dyn Fn(&BuildDir) -> bool + S
     let per_dir = tree::parallel_map(layout.dirs.iter().collect(), |dir: &BuildDir| {
         if checked(dir) {
             let d = tree::load_build_dir(dir.clone());
-            (check_build_dir(&layout.base_images, &d), Published::of(&d))
+            // Sorted here, on all cores: the final sort then meets sorted runs.
+            let mut diags = check_build_dir(&layout.base_images, &d);
+            diags.sort_by(|a, b| order(a).cmp(&order(b)));
+            (diags, Published::of(&d))
         } else {
             (Vec::new(), tree::read_dcos_images(dir).and_then(|f| Published::from_file(dir, &f)))
         }
@@ -32,7 +35,11 @@ pub fn validate_layout(layout: &Layout, checked: &(dyn Fn(&BuildDir) -> bool + S
     finish(&layout.base_images, &layout.misplaced, per_dir)
 }
 
-fn finish(bases: &BaseImagesFiles, misplaced: &[(String, String)], per_dir: Vec<(Vec<Diagnostic>, Option<Published>)>) -> Vec<Diagnostic> {
+fn finish(
+    bases: &BaseImagesFiles,
+    misplaced: &[(String, String)],
+    mut per_dir: Vec<(Vec<Diagnostic>, Option<Published>)>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (file, why) in misplaced {
         out.push(diag(
@@ -55,14 +62,23 @@ fn finish(bases: &BaseImagesFiles, misplaced: &[(String, String)], per_dir: Vec<
         }
     }
     let mut published = Vec::new();
+    // Each directory's findings come sorted, and in the order of their
+    // first: the one sort of them all below then has little left to do (it
+    // was a tenth of validate's wall time, on one core).
+    per_dir.sort_by(|(a, _), (b, _)| a.first().map(order).cmp(&b.first().map(order)));
     for (diags, p) in per_dir {
         out.extend(diags);
         published.extend(p);
     }
     check_image_reuse(&published, &mut out);
-    out.sort_by(|a, b| (&a.file, a.line, a.code).cmp(&(&b.file, b.line, b.code)));
+    out.sort_by(|a, b| order(a).cmp(&order(b)));
     out.dedup();
     out
+}
+
+/// The order findings are shown in: by file, line, code.
+fn order(d: &Diagnostic) -> (&str, Option<usize>, Code) {
+    (&d.file, d.line, d.code)
 }
 
 /// What the cross-directory check needs of one build directory's
