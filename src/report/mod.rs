@@ -180,16 +180,6 @@ pub fn classname(build_dir: &str) -> String {
     format!("dcos-images.{}", build_dir.replace('.', "_"))
 }
 
-/// `s` without the two characters XML 1.0 refuses that quick-junit keeps
-/// (U+FFFE, U+FFFF; it drops control characters and ANSI escapes itself).
-fn xml_chars(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains(['\u{FFFE}', '\u{FFFF}']) {
-        s.replace(['\u{FFFE}', '\u{FFFF}'], "").into()
-    } else {
-        s.into()
-    }
-}
-
 /// A test case per stage of the run, in a suite named after the build
 /// directory; then the suites the tests wrote (`<suite>-junit.xml` in the run
 /// directory), each named `<suite> tests: <build dir>` so no two are alike.
@@ -208,7 +198,7 @@ pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuit
     };
     let mut stages = TestSuite::new(named("dcos-images"));
     for s in &j.stages {
-        let detail = xml_chars(s.detail.as_deref().unwrap_or(""));
+        let detail = s.detail.as_deref().unwrap_or("");
         let reason = detail.lines().next().unwrap_or(&state_name(s.state)).to_owned();
         let tests = s.name == "integration_tests" || s.name == "framework_tests";
         let status = match s.state {
@@ -219,7 +209,7 @@ pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuit
                     NonSuccessKind::Error
                 };
                 let mut st = TestCaseStatus::non_success(kind);
-                st.set_message(reason).set_type(state_name(s.state)).set_description(detail.as_ref());
+                st.set_message(reason).set_type(state_name(s.state)).set_description(detail);
                 st
             }
             // A finished run has no running stage: this one's run was
@@ -231,7 +221,7 @@ pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuit
             }
             StageState::Skipped => {
                 let mut st = TestCaseStatus::skipped();
-                st.set_message(detail.as_ref());
+                st.set_message(detail);
                 st
             }
             StageState::Ok => TestCaseStatus::success(),
@@ -254,25 +244,23 @@ pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuit
                 Outcome::Passed => TestCaseStatus::success(),
                 Outcome::Failed { message, text } => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    st.set_message(xml_chars(&message).as_ref()).set_description(xml_chars(&text).as_ref());
+                    st.set_message(message).set_description(text);
                     st
                 }
                 Outcome::Error { message, text } => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    st.set_message(xml_chars(&message).as_ref()).set_description(xml_chars(&text).as_ref());
+                    st.set_message(message).set_description(text);
                     st
                 }
                 Outcome::Skipped { message } => {
                     let mut st = TestCaseStatus::skipped();
-                    st.set_message(xml_chars(&message).as_ref());
+                    st.set_message(message);
                     st
                 }
             };
-            // pytest's file is XML, but a character reference (`&#xFFFE;`)
-            // can still carry what XML refuses.
-            let mut case = TestCase::new(xml_chars(&c.name).as_ref(), status);
+            let mut case = TestCase::new(c.name, status);
             if let Some(cn) = c.classname {
-                case.set_classname(xml_chars(&cn).as_ref());
+                case.set_classname(cn);
             }
             if let Some(t) = secs(c.seconds) {
                 case.set_time(t);
@@ -292,8 +280,20 @@ pub fn junit_of(journals: &[Journal]) -> String {
         report.add_test_suites(junit_suites(j, again.then_some(j.run_id.as_str())));
     }
     match report.to_string() {
-        Ok(xml) => without_root_skipped(xml),
+        Ok(xml) => without_root_skipped(without_non_xml_chars(xml)),
         Err(e) => format!("<!-- cannot write the JUnit report: {e} -->\n"),
+    }
+}
+
+/// The document without the two characters XML 1.0 refuses that quick-junit
+/// keeps (U+FFFE, U+FFFF; it drops control characters and ANSI escapes
+/// itself). They can come from any text: a detail, a build directory's
+/// name, a character reference in the tests' own report.
+fn without_non_xml_chars(xml: String) -> String {
+    if xml.contains(['\u{FFFE}', '\u{FFFF}']) {
+        xml.replace(['\u{FFFE}', '\u{FFFF}'], "")
+    } else {
+        xml
     }
 }
 

@@ -351,18 +351,18 @@ pub fn base_images_for<'a>(files: &'a BaseImagesFiles, dir: &BuildDir) -> Option
 
 /// Only a build directory's `packer_build_history.json`.
 pub fn read_history(dir: &BuildDir) -> Option<TreeFile<BuildHistory>> {
-    read(dir, HISTORY, BuildHistory::parse)
+    read_listed(dir, HISTORY, BuildHistory::parse)
 }
 
 /// Only a build directory's `publish_and_test_config.yaml`.
 pub fn read_publish_config(dir: &BuildDir) -> Option<TreeFile<PublishTestConfig>> {
-    read(dir, PUBLISH_CONFIG, PublishTestConfig::parse)
+    read_listed(dir, PUBLISH_CONFIG, PublishTestConfig::parse)
 }
 
 /// Only a build directory's `dcos_images.yaml`: what the cross-directory
 /// checks need of a directory that is not itself being checked.
 pub fn read_dcos_images(dir: &BuildDir) -> Option<TreeFile<DcosImages>> {
-    read(dir, DCOS_IMAGES, DcosImages::parse)
+    read_listed(dir, DCOS_IMAGES, DcosImages::parse)
 }
 
 /// What a walk found, relative to the root: the directories holding a
@@ -409,10 +409,10 @@ fn walk(
         let file_type = entry.file_type();
         if let Some((_, parent)) = open.last_mut() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if file_type.is_file() && name == BASE_IMAGES {
-                found.base_image_dirs.push(parent_rel(root, entry.path()));
-            }
             if file_type.is_file() {
+                if name == BASE_IMAGES {
+                    found.base_image_dirs.push(parent_rel(root, entry.path()));
+                }
                 parent.files.push(name);
             } else if file_type.is_dir() {
                 parent.dirs.push(name);
@@ -488,7 +488,7 @@ fn read_file<T>(path: &Path, rel: String, parse: impl FnOnce(&str) -> Parsed<T>)
 
 /// A build directory's file `name`, read and parsed; `None` when the walk
 /// saw no such file (a link is opened to find out).
-fn read<T>(dir: &BuildDir, name: &str, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
+fn read_listed<T>(dir: &BuildDir, name: &str, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
     match dir.listing.kind(name) {
         Some(Seen::Dir) | None => None,
         Some(_) => read_file(&dir.abs.join(name), dir.file(name), parse),
@@ -496,25 +496,25 @@ fn read<T>(dir: &BuildDir, name: &str, parse: impl FnOnce(&str) -> Parsed<T>) ->
 }
 
 pub fn load_build_dir(dir: BuildDir) -> LoadedBuildDir {
-    let packer = read(&dir, PACKER, PackerTemplate::parse).unwrap_or_else(|| TreeFile {
+    let packer = read_listed(&dir, PACKER, PackerTemplate::parse).unwrap_or_else(|| TreeFile {
         rel: dir.file(PACKER),
         text: String::new(),
         parsed: Parsed::failed(FileProblem::new(Code::MissingFile, None, "packer.json vanished while reading the tree", "run again")),
     });
-    let profile = read(&dir, PROFILE, Tfvars::parse);
+    let profile = read_listed(&dir, PROFILE, Tfvars::parse);
     let has_legacy_profile = dir.is_file(LEGACY_PROFILE);
     let profile = match profile {
         Some(p) => Some(p),
-        None if has_legacy_profile => read(&dir, LEGACY_PROFILE, Tfvars::parse),
+        None if has_legacy_profile => read_listed(&dir, LEGACY_PROFILE, Tfvars::parse),
         None => None,
     };
     LoadedBuildDir {
         packer,
-        publish_config: read(&dir, PUBLISH_CONFIG, PublishTestConfig::parse),
+        publish_config: read_listed(&dir, PUBLISH_CONFIG, PublishTestConfig::parse),
         profile,
         has_legacy_profile,
-        dcos_images: read(&dir, DCOS_IMAGES, DcosImages::parse),
-        history: read(&dir, HISTORY, BuildHistory::parse),
+        dcos_images: read_listed(&dir, DCOS_IMAGES, DcosImages::parse),
+        history: read_listed(&dir, HISTORY, BuildHistory::parse),
         has_install_script: dir.is_file(INSTALL_SCRIPT),
         has_setup_sh: dir.is_file(LEGACY_SETUP),
         dir,
