@@ -12,6 +12,16 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// The name serde writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
 macro_rules! codes {
     ($($variant:ident => $name:literal, $severity:ident, $doc:literal;)*) => {
         /// Every diagnostic code, with its default severity.

@@ -212,3 +212,31 @@ fn streaming_validation_finds_what_the_loaded_tree_has() {
     assert!(!of_dirs(&partial).is_empty());
     assert_eq!(of_dirs(&partial), of_dirs(&loaded));
 }
+
+#[test]
+fn the_flat_yaml_reader_reads_every_real_yaml_file_as_serde_yaml_does() {
+    use dcos_images::formats::{dcos_images::DcosImages, flat_yaml, publish_config::PublishTestConfig};
+    let mut flat = 0;
+    let mut files = 0;
+    for name in ["publish_and_test_config.yaml", "dcos_images.yaml"] {
+        for dir in count_files(name) {
+            let text = std::fs::read_to_string(corpus().join(&dir).join(name)).unwrap();
+            files += 1;
+            flat += usize::from(flat_yaml::read(&text).is_some());
+            let context = format!("{}/{name}", dir.display());
+            if name == "dcos_images.yaml" {
+                let serde: BTreeMap<String, String> = serde_yaml::from_str(&text).unwrap();
+                assert_eq!(DcosImages::parse(&text).value.map(|d| d.0), Some(serde), "{context}");
+            } else {
+                let serde: PublishTestConfig = serde_yaml::from_str(&text).unwrap();
+                let parsed = PublishTestConfig::parse(&text);
+                // The value, or the selection problems it has whoever reads it.
+                assert!(parsed.value.as_ref().is_none_or(|v| *v == serde), "{context}");
+                assert_eq!(parsed.value.is_none(), !parsed.problems.is_empty(), "{context}");
+            }
+        }
+    }
+    assert_eq!(files, 419);
+    // Every one of them is in the flat form: libyaml is left for the rest.
+    assert_eq!(flat, files, "files read without libyaml");
+}

@@ -1,5 +1,6 @@
 //! `dcos_images.yaml`: region -> the qualified DC/OS image, written on publish.
 
+use super::flat_yaml::{self, FlatValue};
 use super::{parse_yaml, Parsed, RegionImages};
 use schemars::JsonSchema;
 
@@ -8,6 +9,19 @@ pub struct DcosImages(pub RegionImages);
 
 impl DcosImages {
     pub fn parse(text: &str) -> Parsed<DcosImages> {
+        // What `to_yaml` writes, without libyaml; anything else through it.
+        let flat = flat_yaml::read(text).and_then(|entries| {
+            entries
+                .into_iter()
+                .map(|(region, image)| match image {
+                    FlatValue::Scalar(image) if !matches!(image, "true" | "false") => Some((region.to_owned(), image.to_owned())),
+                    _ => None,
+                })
+                .collect::<Option<RegionImages>>()
+        });
+        if let Some(images) = flat {
+            return Parsed::ok(DcosImages(images));
+        }
         parse_yaml::<UniqueKeys>(text, "a YAML mapping of region to AMI id, e.g. `us-west-2: ami-0a248ce88bcc7bd23`", || None)
             .map(|u| DcosImages(u.0))
     }

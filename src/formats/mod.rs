@@ -3,6 +3,7 @@
 
 pub mod base_images;
 pub mod dcos_images;
+pub mod flat_yaml;
 pub mod history;
 pub mod image_id;
 pub mod json_keys;
@@ -56,27 +57,18 @@ pub fn line_of_json_key(text: &str, key: &str, nth: usize) -> Option<usize> {
 
 /// The line of a top-level `key:` in a YAML text.
 pub fn line_of_yaml_key(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            l.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':'))
-                || l.strip_prefix(&format!("\"{key}\"")).is_some_and(|r| r.trim_start().starts_with(':'))
-                || l.strip_prefix(&format!("'{key}'")).is_some_and(|r| r.trim_start().starts_with(':'))
-        })
-        .map(|i| i + 1)
+    text.lines().position(|l| is_yaml_key(l, key)).map(|i| i + 1)
 }
 
 /// The line of the second `key:` in a YAML text, at any indentation.
 fn second_yaml_key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let t = l.trim_start().trim_start_matches("- ");
-            [key.to_owned(), format!("\"{key}\""), format!("'{key}'")]
-                .iter()
-                .any(|k| t.strip_prefix(k.as_str()).is_some_and(|r| r.trim_start().starts_with(':')))
-        })
-        .nth(1)
-        .map(|(i, _)| i + 1)
+    text.lines().enumerate().filter(|(_, l)| is_yaml_key(l.trim_start().trim_start_matches("- "), key)).nth(1).map(|(i, _)| i + 1)
+}
+
+/// Whether `line` starts with `key:`, the key bare or quoted.
+fn is_yaml_key(line: &str, key: &str) -> bool {
+    let quoted = |q: char| line.strip_prefix(q).and_then(|l| l.strip_prefix(key)).and_then(|l| l.strip_prefix(q));
+    line.strip_prefix(key).or_else(|| quoted('"')).or_else(|| quoted('\'')).is_some_and(|rest| rest.trim_start().starts_with(':'))
 }
 
 /// Whether a serde error is about a repeated key, which the duplicate-key

@@ -2,6 +2,7 @@
 //! Strict: an unknown key is an error, because a misspelt
 //! `publish_dcos_images_after` would otherwise publish at the default step.
 
+use super::flat_yaml::{self, FlatValue};
 use super::{line_of_yaml_key, parse_yaml, Parsed};
 use crate::diagnostic::{unknown_key_hint, Code, FileProblem};
 use schemars::JsonSchema;
@@ -25,6 +26,12 @@ pub enum PublishStep {
 
 impl PublishStep {
     pub const NAMES: [&'static str; 4] = ["packer_build", "dcos_installation", "integration_tests", "never"];
+
+    pub fn from_name(name: &str) -> Option<PublishStep> {
+        [PublishStep::PackerBuild, PublishStep::DcosInstallation, PublishStep::IntegrationTests, PublishStep::Never]
+            .into_iter()
+            .find(|step| step.as_str() == name)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,7 +92,7 @@ impl PublishTestConfig {
         // The common case in one pass: no unknown key (the type refuses
         // them), every value of the right type. Anything else is read again
         // below to report every unknown key with its line.
-        if let Ok(config) = serde_yaml::from_str::<PublishTestConfig>(text) {
+        if let Some(config) = Self::from_flat(text).or_else(|| serde_yaml::from_str::<PublishTestConfig>(text).ok()) {
             let problems = config.selection_problems(text);
             return if problems.is_empty() { Parsed::ok(config) } else { Parsed { value: None, problems } };
         }
@@ -124,6 +131,30 @@ impl PublishTestConfig {
             parsed.problems.extend(problems);
         }
         parsed
+    }
+
+    /// The config from a file in the tree's usual flat form, without
+    /// libyaml (see [`flat_yaml`]); `None` for any other text, and for any
+    /// key or value serde would refuse, which serde_yaml then reads.
+    fn from_flat(text: &str) -> Option<PublishTestConfig> {
+        let flag = |value: &str| match value {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        };
+        let mut config = PublishTestConfig::default();
+        for (key, value) in flat_yaml::read(text)? {
+            match (key, value) {
+                ("publish_dcos_images_after", FlatValue::Scalar(step)) => {
+                    config.publish_dcos_images_after = PublishStep::from_name(step)?;
+                }
+                ("run_integration_tests", FlatValue::Scalar(value)) => config.run_integration_tests = flag(value)?,
+                ("run_framework_tests", FlatValue::Scalar(value)) => config.run_framework_tests = flag(value)?,
+                ("tests_to_run", FlatValue::List(items)) => config.tests_to_run = Some(items.into_iter().map(str::to_owned).collect()),
+                _ => return None,
+            }
+        }
+        Some(config)
     }
 
     /// What pytest would not run as written: an empty item (it selects

@@ -5,17 +5,21 @@ use std::cmp::Ordering;
 
 /// Compares two version strings.
 pub fn compare(a: &str, b: &str) -> Ordering {
-    let (ra, sa) = split_release(a);
-    let (rb, sb) = split_release(b);
-    let len = ra.len().max(rb.len());
-    for i in 0..len {
-        let x = ra.get(i).copied().unwrap_or(0);
-        let y = rb.get(i).copied().unwrap_or(0);
-        match x.cmp(&y) {
+    // Without collecting the numbers: the tree's directories are sorted with
+    // this, and allocating was most of the sort.
+    let (ea, eb) = (release_end(a), release_end(b));
+    let (mut na, mut nb) = (numbers(&a[..ea]), numbers(&b[..eb]));
+    loop {
+        let (x, y): (Option<u64>, Option<u64>) = (na.next(), nb.next());
+        if x.is_none() && y.is_none() {
+            break;
+        }
+        match x.unwrap_or(0).cmp(&y.unwrap_or(0)) {
             Ordering::Equal => {}
             other => return other,
         }
     }
+    let (sa, sb) = (&a[ea..], &b[eb..]);
     match (sa, sb) {
         ("", "") => Ordering::Equal,
         // A pre-release (`-beta1`, `-rc2`, `-alpha`) comes before its release;
@@ -38,23 +42,25 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// Leading dot-separated numbers, and the rest.
-fn split_release(v: &str) -> (Vec<u64>, &str) {
-    let mut numbers = Vec::new();
-    let mut rest = v;
+/// The numbers of a release part (`1.13.10`).
+fn numbers(release: &str) -> impl Iterator<Item = u64> + '_ {
+    release.split('.').filter(|n| !n.is_empty()).map(|n| n.parse().unwrap_or(u64::MAX))
+}
+
+/// Where the leading dot-separated numbers end and the rest begins.
+fn release_end(v: &str) -> usize {
+    let mut end = 0;
     loop {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let digits = v[end..].bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            break;
+            return end;
         }
-        numbers.push(rest[..digits].parse().unwrap_or(u64::MAX));
-        rest = &rest[digits..];
-        match rest.strip_prefix('.') {
-            Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => rest = r,
-            _ => break,
+        let after = end + digits;
+        match v[after..].strip_prefix('.') {
+            Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => end = after + 1,
+            _ => return after,
         }
     }
-    (numbers, rest)
 }
 
 fn is_prerelease(suffix: &str) -> bool {
