@@ -68,7 +68,7 @@ pub fn read(text: &str) -> Option<Vec<(&str, FlatValue<'_>)>> {
         let key_ok = key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
             && !special(key);
-        if !key_ok || entries.iter().any(|(k, _)| *k == key) || open.as_ref().is_some_and(|(k, _, _)| *k == key) {
+        if !key_ok || entries.iter().any(|(k, _)| *k == key) {
             return None;
         }
         let value = rest.trim_end_matches(' ');

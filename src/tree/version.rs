@@ -10,17 +10,16 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     let (ea, eb) = (release_end(a), release_end(b));
     let (mut na, mut nb) = (numbers(&a[..ea]), numbers(&b[..eb]));
     loop {
-        let (x, y): (Option<u64>, Option<u64>) = (na.next(), nb.next());
-        if x.is_none() && y.is_none() {
-            break;
-        }
-        match x.unwrap_or(0).cmp(&y.unwrap_or(0)) {
-            Ordering::Equal => {}
-            other => return other,
+        // A missing number is 0: `2.0` = `2.0.0`.
+        let (x, y) = match (na.next(), nb.next()) {
+            (None, None) => break,
+            (x, y) => (x.unwrap_or(0), y.unwrap_or(0)),
+        };
+        if x != y {
+            return x.cmp(&y);
         }
     }
-    let (sa, sb) = (&a[ea..], &b[eb..]);
-    match (sa, sb) {
+    match (&a[ea..], &b[eb..]) {
         ("", "") => Ordering::Equal,
         // A pre-release (`-beta1`, `-rc2`, `-alpha`) comes before its release;
         // any other suffix (`-ce`, `-fix`, `.git1234`) after it.

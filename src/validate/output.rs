@@ -1,6 +1,6 @@
 //! The three ways diagnostics are printed: for people, for programs, for GitHub.
 
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::Diagnostic;
 use std::fmt::Write;
 use std::io::Write as _;
 
@@ -86,10 +86,7 @@ pub fn render(format: Format, diags: &[Diagnostic], build_dirs: usize) -> String
         Format::Github => {
             let mut out = String::new();
             for d in diags {
-                let level = match d.severity {
-                    Severity::Error => "error",
-                    Severity::Warning => "warning",
-                };
+                let level = d.severity.as_str();
                 let line = d.line.map(|l| format!(",line={l}")).unwrap_or_default();
                 let _ = writeln!(
                     out,
@@ -108,10 +105,7 @@ pub fn render(format: Format, diags: &[Diagnostic], build_dirs: usize) -> String
 fn text(diags: &[Diagnostic], errors: usize, warnings: usize, build_dirs: usize) -> String {
     let mut out = String::new();
     for d in diags {
-        let level = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let level = d.severity.as_str();
         let at = match d.line {
             Some(l) => format!("{}:{l}", d.file),
             None => d.file.clone(),
