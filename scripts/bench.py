@@ -5,6 +5,11 @@ PyYAML with libyaml, no checks) of the same files.
 
     cargo build --release && python3 scripts/bench.py [TREE] [RUNS]
 
+With DCOS_IMAGES_BASELINE=/path/to/an/older/dcos-images, each command also
+runs that binary, its runs interleaved with this one's, and the table says
+how much faster this one is: wall times on a shared machine move by a fifth
+from one benchmark to the next, so a comparison is only fair inside one run.
+
 TREE defaults to ../shared/corpus/dcos-images (or $DCOS_IMAGES_CORPUS).
 The ten-times tree is a temporary copy: copy i > 0 renames each OS directory
 `<os>` to `<os><i>` and rotates every hex digit of every image id by i, so
@@ -24,6 +29,7 @@ tree = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
     "DCOS_IMAGES_CORPUS", os.path.join(root, "..", "shared", "corpus", "dcos-images"))
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "dcos-images")
+baseline = os.environ.get("DCOS_IMAGES_BASELINE")
 gnu_time = shutil.which("time", path="/usr/bin:/bin")
 if not os.path.isdir(tree):
     sys.exit(f"no tree at {tree}")
@@ -63,22 +69,28 @@ def ten_times(src, dst):
                 shutil.copy(os.path.join(src, name), os.path.join(dst, name))
 
 
-def measure(cmd):
-    """(median wall ms, median CPU ms, peak MB or None)."""
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    walls, cpus = [], []
+def measure(*cmds):
+    """For each command, (median wall ms, median CPU ms, peak MB or None);
+    the commands' runs interleaved, so that they meet the same load."""
+    for cmd in cmds:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    walls, cpus = [[] for _ in cmds], [[] for _ in cmds]
     for _ in range(runs):
-        t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, _, usage = os.wait4(p.pid, 0)
-        walls.append((time.perf_counter() - t) * 1000)
-        cpus.append((usage.ru_utime + usage.ru_stime) * 1000)
-    peak = None
-    if gnu_time:
-        with tempfile.NamedTemporaryFile("r") as out:
-            subprocess.run([gnu_time, "-f", "%M", "-o", out.name] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            peak = int(out.read().strip().splitlines()[-1]) / 1024
-    return statistics.median(walls), statistics.median(cpus), peak
+        for k, cmd in enumerate(cmds):
+            t = time.perf_counter()
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _, _, usage = os.wait4(p.pid, 0)
+            walls[k].append((time.perf_counter() - t) * 1000)
+            cpus[k].append((usage.ru_utime + usage.ru_stime) * 1000)
+    results = []
+    for k, cmd in enumerate(cmds):
+        peak = None
+        if gnu_time:
+            with tempfile.NamedTemporaryFile("r") as out:
+                subprocess.run([gnu_time, "-f", "%M", "-o", out.name] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                peak = int(out.read().strip().splitlines()[-1]) / 1024
+        results.append((statistics.median(walls[k]), statistics.median(cpus[k]), peak))
+    return results
 
 
 PY_PARSE = r'''
@@ -91,13 +103,16 @@ for p in glob.glob(root + "/**/*.yaml", recursive=True):
 '''
 
 
-def commands(t):
-    return [
-        ("validate --format json", [binary, "--root", t, "validate", "--format", "json"]),
-        ("list --format json", [binary, "--root", t, "list", "--format", "json"]),
-        ("find --os centos --os-version 7.8 --dcos 2.1.1", [binary, "--root", t, "find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.1"]),
-        ("python3: json + PyYAML (libyaml), parse only", [sys.executable, "-c", PY_PARSE, t]),
+def commands(t, b):
+    """(name, argv) of each command, with the binary `b` (None: Python's parse only)."""
+    ours = [
+        ("validate --format json", ["--root", t, "validate", "--format", "json"]),
+        ("list --format json", ["--root", t, "list", "--format", "json"]),
+        ("find --os centos --os-version 7.8 --dcos 2.1.1", ["--root", t, "find", "--os", "centos", "--os-version", "7.8", "--dcos", "2.1.1"]),
     ]
+    if b is None:
+        return [("python3: json + PyYAML (libyaml), parse only", [sys.executable, "-c", PY_PARSE, t])]
+    return [(name, [b] + args) for name, args in ours]
 
 
 def describe(t):
@@ -118,12 +133,23 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as big:
     if not gnu_time:
         print("peak memory: install GNU time (apt-get install time) to measure it")
     print()
-    print("| command | tree | wall ms | CPU ms | peak MB | Python parse / this |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    header = "| command | tree | wall ms | CPU ms | peak MB | Python parse / this |"
+    if baseline:
+        header += " baseline wall ms | baseline / this |"
+    print(header)
+    print("| --- | --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if baseline else ""))
     for label, t in trees:
-        results = [(name, measure(cmd)) for name, cmd in commands(t)]
-        python_wall = results[-1][1][0]
-        for name, (wall, cpu_ms, peak) in results:
+        rows = []
+        for (name, cmd), base in zip(commands(t, binary), commands(t, baseline) if baseline else [None] * 3):
+            rows.append((name, measure(cmd, base[1]) if base else measure(cmd)))
+        (python_name, python_cmd), = commands(t, None)
+        rows.append((python_name, measure(python_cmd)))
+        python_wall = rows[-1][1][0][0]
+        for name, results in rows:
+            wall, cpu_ms, peak = results[0]
             ratio = "" if name.startswith("python3") else f"{python_wall / wall:.1f}x"
             peak_s = f"{peak:.1f}" if peak is not None else "n/a"
-            print(f"| {name} | {label} | {wall:.1f} | {cpu_ms:.1f} | {peak_s} | {ratio} |")
+            line = f"| {name} | {label} | {wall:.1f} | {cpu_ms:.1f} | {peak_s} | {ratio} |"
+            if baseline:
+                line += f" {results[1][0]:.1f} | {results[1][0] / wall:.2f}x |" if len(results) > 1 else " | |"
+            print(line)

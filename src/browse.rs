@@ -2,7 +2,7 @@
 //! three files of each build directory that say what it published (see
 //! [`Row::read`]) and prints; nothing spends.
 
-use crate::formats::publish_config::PublishTestConfig;
+use crate::formats::{dcos_images::DcosImages, history::BuildHistory, publish_config::PublishTestConfig};
 use crate::tree::version::{canonical_dcos, compare, matches_prefix};
 use crate::tree::{self, BuildDir, Coordinates, Layout};
 use serde::Serialize;
@@ -107,12 +107,14 @@ impl Row {
     /// not opened. A file that does not parse shows as absent: `validate`
     /// is where it is reported.
     pub fn read(dir: &BuildDir) -> Row {
-        let images = tree::read_dcos_images(dir).and_then(|f| f.parsed.value).map(|i| i.0).unwrap_or_default();
-        let last_build = tree::read_history(dir)
+        let files = dir.files();
+        let images = files.read(tree::DCOS_IMAGES, DcosImages::parse).and_then(|f| f.parsed.value).map(|i| i.0).unwrap_or_default();
+        let last_build = files
+            .read(tree::HISTORY, BuildHistory::parse)
             .and_then(|f| f.parsed.value)
             .and_then(|h| h.last_build().and_then(|b| b.built_at()))
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        let publish_after = match tree::read_publish_config(dir) {
+        let publish_after = match files.read(tree::PUBLISH_CONFIG, PublishTestConfig::parse) {
             None => Some(PublishTestConfig::default()),
             Some(f) => f.parsed.value,
         }

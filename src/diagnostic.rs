@@ -3,6 +3,7 @@
 //! Codes are stable: CI configurations and `--ignore` refer to them by name.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -99,8 +100,10 @@ pub struct Diagnostic {
     pub build_dir: Option<String>,
     pub file: String,
     pub line: Option<usize>,
-    pub message: String,
-    pub hint: String,
+    /// Texts are borrowed where they are fixed: the real tree's thousands
+    /// of findings share a few dozen hints.
+    pub message: Cow<'static, str>,
+    pub hint: Cow<'static, str>,
 }
 
 /// A problem found while reading one file, before it is tied to a build directory.
@@ -108,12 +111,12 @@ pub struct Diagnostic {
 pub struct FileProblem {
     pub code: Code,
     pub line: Option<usize>,
-    pub message: String,
-    pub hint: String,
+    pub message: Cow<'static, str>,
+    pub hint: Cow<'static, str>,
 }
 
 impl FileProblem {
-    pub fn new(code: Code, line: Option<usize>, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn new(code: Code, line: Option<usize>, message: impl Into<Cow<'static, str>>, hint: impl Into<Cow<'static, str>>) -> Self {
         FileProblem { code, line, message: message.into(), hint: hint.into() }
     }
 

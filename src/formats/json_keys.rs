@@ -136,7 +136,7 @@ mod tests {
             text.push_str(&format!("\"k{i}\": {i},\n"));
         }
         text.push_str("\"k3\": 0, \"k99\": 1}");
-        let found: Vec<String> = duplicate_keys(&text).into_iter().map(|p| p.message).collect();
+        let found: Vec<String> = duplicate_keys(&text).into_iter().map(|p| p.message.into_owned()).collect();
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("\"k3\"") && found[1].contains("\"k99\""), "{found:?}");
     }

@@ -93,12 +93,40 @@ pub struct PostProcessor {
 }
 
 /// `post-processors` entries are a name, an object, or a chain (array) of those.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum PostProcessorEntry {
     Name(String),
     One(PostProcessor),
     Chain(Vec<PostProcessorEntry>),
+}
+
+// By the JSON type in hand, not `#[serde(untagged)]`: that buffers every
+// entry and builds an error for each variant it tries first, a tenth of
+// reading the real tree's packer.json files.
+impl<'de> Deserialize<'de> for PostProcessorEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, SeqAccess, Visitor};
+        struct Entry;
+        impl<'de> Visitor<'de> for Entry {
+            type Value = PostProcessorEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a post-processor: its type, an object, or a list of those")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(PostProcessorEntry::Name(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                PostProcessor::deserialize(de::value::MapAccessDeserializer::new(map)).map(PostProcessorEntry::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut chain = Vec::new();
+                while let Some(entry) = seq.next_element()? {
+                    chain.push(entry);
+                }
+                Ok(PostProcessorEntry::Chain(chain))
+            }
+        }
+        d.deserialize_any(Entry)
+    }
 }
 
 impl PostProcessorEntry {
@@ -274,6 +302,21 @@ mod tests {
         let files: Vec<&str> = t.provisioners.iter().flat_map(|p| p.local_files()).collect();
         assert_eq!(files, vec!["./a.sh", "install_dcos_prerequisites.sh", "b.sh", "c.sh"]);
         assert_eq!(t.post_processors, vec![PostProcessor { kind: "manifest".into(), output: Some("packer_build_history.json".into()) }]);
+    }
+
+    #[test]
+    fn post_processors_are_names_objects_or_chains_and_anything_else_is_named() {
+        let t = PackerTemplate::parse(r#"{"post-processors": ["compress", {"type": "manifest"}, [{"type": "a"}, "b"]]}"#).value.unwrap();
+        let kinds: Vec<&str> = t.post_processors.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(kinds, ["compress", "manifest", "a", "b"]);
+        let bad = PackerTemplate::parse(
+            r#"{"post-processors": [
+  7]}"#,
+        );
+        assert!(bad.value.is_none());
+        assert_eq!(bad.problems[0].code, crate::diagnostic::Code::InvalidValue);
+        assert_eq!(bad.problems[0].line, Some(2));
+        assert!(bad.problems[0].message.contains("expected a post-processor"), "{}", bad.problems[0].message);
     }
 
     #[test]

@@ -226,30 +226,53 @@ fn known_names() -> Vec<&'static str> {
     CURRENT.iter().map(|v| v.name).chain(LEGACY.iter().map(|(n, _)| *n)).chain(RESERVED.iter().copied()).collect()
 }
 
+/// What a profile entry sets: a current variable, or one key of `tags`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target<'a> {
+    Variable(&'static str),
+    Tag(&'a str),
+}
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Variable(name) => f.write_str(name),
+            Target::Tag(key) => write!(f, "tags.{key}"),
+        }
+    }
+}
+
+/// The message and hint of each terraform-dcos name's `legacy-variable`
+/// finding, in [`LEGACY`]'s order, written once: the real tree's profiles
+/// have 2,330 of them.
+fn legacy_texts() -> &'static [(String, String)] {
+    static TEXTS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    TEXTS.get_or_init(|| {
+        LEGACY
+            .iter()
+            .map(|(old, what)| match what {
+                Legacy::Renamed(new) => {
+                    (format!("`{old}` is terraform-dcos's name of `{new}`"), format!("rename it to `{new}`, {MIGRATE_HINT}"))
+                }
+                Legacy::Listed(new) => (
+                    format!("`{old}` is terraform-dcos's name: the current one is `{new}`, a list"),
+                    format!("write `{new} = [...]`, {MIGRATE_HINT}"),
+                ),
+                Legacy::Tag(key) => (
+                    format!("`{old}` is terraform-dcos's name: the current one is the tag `tags.{key}`"),
+                    format!("move it into `tags`, {MIGRATE_HINT}"),
+                ),
+                Legacy::Dropped(why) => (format!("`{old}` is no longer used: {why}"), format!("remove it, {MIGRATE_HINT}")),
+            })
+            .collect()
+    })
+}
+
 pub fn read(profile: &Tfvars) -> ProfileReading {
     let mut r = ProfileReading::default();
     // Which entry set each current variable (or tag), for conflicts between
-    // an old and a new name.
-    let mut set_by: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    let mut claim = |r: &mut ProfileReading, target: String, e: &TfEntry| -> bool {
-        match set_by.get(&target) {
-            // The same name twice is the tfvars parser's duplicate-key already.
-            Some((by, _)) if *by == e.key => false,
-            Some((by, line)) => {
-                r.problems.push(FileProblem::new(
-                    Code::DuplicateKey,
-                    Some(e.line),
-                    format!("`{}` sets `{target}`, which `{by}` on line {line} sets already", e.key),
-                    "keep one of the two",
-                ));
-                false
-            }
-            None => {
-                set_by.insert(target, (e.key.clone(), e.line));
-                true
-            }
-        }
-    };
+    // an old and a new name: a profile sets a few dozen at most.
+    let mut set_by: Vec<(Target, &str, usize)> = Vec::new();
     for e in &profile.entries {
         if RESERVED.contains(&e.key.as_str()) {
             continue; // reserved-tfvar, reported by the validator
@@ -257,14 +280,15 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
         if let Some(v) = current(&e.key) {
             match typed(v.kind, &e.value) {
                 Ok(Typed::Map(entries)) => {
-                    for (k, val) in entries {
-                        if claim(&mut r, format!("tags.{k}"), e) {
+                    let TfValue::Map(written) = &e.value else { unreachable!("a map is typed from a map") };
+                    for ((k, val), (key, _)) in entries.into_iter().zip(written) {
+                        if claim(&mut set_by, &mut r.problems, Target::Tag(key), e) {
                             r.spec.tags.insert(k, val);
                         }
                     }
                 }
                 Ok(t) => {
-                    if claim(&mut r, v.name.to_owned(), e) {
+                    if claim(&mut set_by, &mut r.problems, Target::Variable(v.name), e) {
                         r.spec.set(v.name, t);
                     }
                 }
@@ -272,7 +296,7 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
             }
             continue;
         }
-        let Some(old) = legacy(&e.key) else {
+        let Some(at) = LEGACY.iter().position(|(n, _)| *n == e.key) else {
             let hint = match did_you_mean(&e.key, &known_names()) {
                 Some(k) => format!("did you mean `{k}`? The variables a profile may set are listed in README.md"),
                 None => "remove it; the variables a profile may set are listed in README.md".to_owned(),
@@ -285,21 +309,9 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
             ));
             continue;
         };
-        let (message, hint) = match old {
-            Legacy::Renamed(new) => {
-                (format!("`{}` is terraform-dcos's name of `{new}`", e.key), format!("rename it to `{new}`, {MIGRATE_HINT}"))
-            }
-            Legacy::Listed(new) => (
-                format!("`{}` is terraform-dcos's name: the current one is `{new}`, a list", e.key),
-                format!("write `{new} = [...]`, {MIGRATE_HINT}"),
-            ),
-            Legacy::Tag(key) => (
-                format!("`{}` is terraform-dcos's name: the current one is the tag `tags.{key}`", e.key),
-                format!("move it into `tags`, {MIGRATE_HINT}"),
-            ),
-            Legacy::Dropped(why) => (format!("`{}` is no longer used: {why}", e.key), format!("remove it, {MIGRATE_HINT}")),
-        };
-        r.problems.push(FileProblem::new(Code::LegacyVariable, Some(e.line), message, hint));
+        let old = LEGACY[at].1;
+        let (message, hint) = &legacy_texts()[at];
+        r.problems.push(FileProblem::new(Code::LegacyVariable, Some(e.line), message.as_str(), hint.as_str()));
         match old {
             Legacy::Renamed(new) | Legacy::Listed(new) => {
                 let v = current(new).expect("the table names current variables");
@@ -309,7 +321,7 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
                 };
                 match typed(v.kind, &value) {
                     Ok(t) => {
-                        if claim(&mut r, new.to_owned(), e) {
+                        if claim(&mut set_by, &mut r.problems, Target::Variable(v.name), e) {
                             r.spec.set(new, t);
                         }
                     }
@@ -318,7 +330,7 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
             }
             Legacy::Tag(key) => match scalar_text(&e.value) {
                 Some(t) => {
-                    if claim(&mut r, format!("tags.{key}"), e) {
+                    if claim(&mut set_by, &mut r.problems, Target::Tag(key), e) {
                         r.spec.tags.insert(key.to_owned(), t);
                     }
                 }
@@ -328,6 +340,28 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
         }
     }
     r
+}
+
+/// Records that `e` sets `target`; false, with a `duplicate-key` finding,
+/// when another entry set it first.
+fn claim<'p>(set_by: &mut Vec<(Target<'p>, &'p str, usize)>, problems: &mut Vec<FileProblem>, target: Target<'p>, e: &'p TfEntry) -> bool {
+    match set_by.iter().find(|(t, _, _)| *t == target) {
+        // The same name twice is the tfvars parser's duplicate-key already.
+        Some((_, by, _)) if *by == e.key => false,
+        Some((_, by, line)) => {
+            problems.push(FileProblem::new(
+                Code::DuplicateKey,
+                Some(e.line),
+                format!("`{}` sets `{target}`, which `{by}` on line {line} sets already", e.key),
+                "keep one of the two",
+            ));
+            false
+        }
+        None => {
+            set_by.push((target, &e.key, e.line));
+            true
+        }
+    }
 }
 
 fn invalid(e: &TfEntry, want: String) -> FileProblem {
@@ -691,7 +725,7 @@ tags = {
     #[test]
     fn unknown_names_get_a_suggestion_and_bad_values_a_type() {
         let r = read(&parse("num_master = 1\ncolour = \"red\"\nnum_masters = \"three\"\nadmin_ips = \"0.0.0.0/0\"\n"));
-        let got: Vec<(Code, Option<usize>, &str)> = r.problems.iter().map(|p| (p.code, p.line, p.hint.as_str())).collect();
+        let got: Vec<(Code, Option<usize>, &str)> = r.problems.iter().map(|p| (p.code, p.line, p.hint.as_ref())).collect();
         assert_eq!(got[0].0, Code::UnknownVariable);
         assert!(got[0].2.starts_with("did you mean `num_masters`?"), "{}", got[0].2);
         assert_eq!((got[1].0, got[1].1), (Code::UnknownVariable, Some(2)));

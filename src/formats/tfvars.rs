@@ -65,20 +65,36 @@ impl Tfvars {
         let mut p = Parser { src: text.as_bytes(), text, pos: 0, line: 1, line_start: 0 };
         match p.file() {
             Ok(entries) => {
+                // A profile sets a dozen or two variables: looking back
+                // through them costs less than hashing each name; a set
+                // keeps a long file linear.
                 let mut first_line: HashMap<&str, usize> = HashMap::new();
+                let mut first_of = |i: usize| -> Option<usize> {
+                    let e = &entries[i];
+                    if entries.len() <= 64 {
+                        entries[..i].iter().find(|f| f.key == e.key).map(|f| f.line)
+                    } else {
+                        match first_line.get(e.key.as_str()) {
+                            Some(&first) => Some(first),
+                            None => {
+                                first_line.insert(&e.key, e.line);
+                                None
+                            }
+                        }
+                    }
+                };
                 let problems = entries
                     .iter()
-                    .filter_map(|e| match first_line.get(e.key.as_str()) {
-                        Some(first) => Some(FileProblem::new(
-                            Code::DuplicateKey,
-                            Some(e.line),
-                            format!("`{}` is set twice (first on line {first}); terraform refuses such a file", e.key),
-                            "remove one of the two assignments",
-                        )),
-                        None => {
-                            first_line.insert(&e.key, e.line);
-                            None
-                        }
+                    .enumerate()
+                    .filter_map(|(i, e)| {
+                        first_of(i).map(|first| {
+                            FileProblem::new(
+                                Code::DuplicateKey,
+                                Some(e.line),
+                                format!("`{}` is set twice (first on line {first}); terraform refuses such a file", e.key),
+                                "remove one of the two assignments",
+                            )
+                        })
                     })
                     .collect();
                 Parsed { value: Some(Tfvars { entries }), problems }
@@ -259,6 +275,13 @@ impl Parser<'_> {
         let mut out = String::new();
         let mut depth = 0usize; // inside ${ ... } quotes do not end the string
         loop {
+            // The plain run up to the next byte that means something here,
+            // taken whole: it holds no newline, so the line is unchanged,
+            // and it ends at an ASCII byte, so on a character boundary.
+            let run = self.src[self.pos..].iter().position(|c| matches!(c, b'"' | b'\\' | b'\n' | b'$' | b'}'));
+            let end = run.map_or(self.src.len(), |n| self.pos + n);
+            out.push_str(&self.text[self.pos..end]);
+            self.pos = end;
             let Some(c) = self.peek() else {
                 (self.line, self.pos, self.line_start) = (start_line, start_pos, start_ls);
                 return Err(self.error("a string is never closed"));
@@ -436,6 +459,28 @@ url = "https://x/${lookup(var.m, "k")}/y"
         assert_eq!(t.get("tags").unwrap().value.to_json(), serde_json::json!({"owner": "dcos-images", "expiration": "10h"}));
         assert_eq!(t.get("script").unwrap().value, TfValue::String("echo \"${var.x}\"\n".into()));
         assert_eq!(t.get("url").unwrap().value.as_str(), Some("https://x/${lookup(var.m, \"k\")}/y"));
+    }
+
+    #[test]
+    fn a_long_file_finds_its_repeated_keys_as_a_short_one_does() {
+        let mut text: String = (0..70).map(|i| format!("k{i} = {i}\n")).collect();
+        text.push_str("k3 = 0\nk69 = 1\n");
+        let p = Tfvars::parse(&text);
+        let found: Vec<(Option<usize>, &str)> = p.problems.iter().map(|p| (p.line, p.message.as_ref())).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, Some(71));
+        assert!(found[0].1.contains("first on line 4"), "{found:?}");
+        assert!(found[1].1.contains("`k69`") && found[1].1.contains("first on line 70"), "{found:?}");
+    }
+
+    #[test]
+    fn strings_keep_every_character_between_their_quotes() {
+        let p = Tfvars::parse("a = \"é}ü ${f(\"x\")} \\\"q\\n\"\nb = \"${a}}\"\n");
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        let t = p.value.unwrap();
+        assert_eq!(t.get("a").unwrap().value.as_str(), Some("é}ü ${f(\"x\")} \"q\n"));
+        assert_eq!(t.get("b").unwrap().value.as_str(), Some("${a}}"));
+        assert_eq!(t.get("b").unwrap().line, 2);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The compatibility tree: discovery of build directories (walkdir) and the
-//! loading of every file they hold into typed values.
+//! The compatibility tree: discovery of build directories (a walk through
+//! directory descriptors, [`fs`]) and the loading of every file they hold
+//! into typed values.
 //!
 //! A build directory is a directory holding `packer.json` at
 //! `<os>/<os-version>/<cloud>/DCOS-<version>/docker-<version>[/<variant>]`.
 
+pub mod fs;
 pub mod version;
 
 use crate::diagnostic::{Code, FileProblem};
@@ -87,6 +89,11 @@ pub struct BuildDir {
 impl BuildDir {
     pub fn file(&self, name: &str) -> String {
         format!("{}/{name}", self.rel)
+    }
+
+    /// Its files, read through one descriptor of the directory.
+    pub fn files(&self) -> DirFiles<'_> {
+        DirFiles { dir: self, fd: std::cell::OnceCell::new() }
     }
 
     /// Whether `path` (relative to the directory) is a file, following links.
@@ -254,7 +261,7 @@ pub struct Layout {
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
     #[error("cannot read the tree at {path}: {source}")]
-    Walk { path: PathBuf, source: walkdir::Error },
+    Walk { path: PathBuf, source: io::Error },
     #[error("the tree root {0} is not a directory")]
     NotADirectory(PathBuf),
 }
@@ -284,29 +291,26 @@ impl Layout {
         if !root.is_dir() {
             return Err(TreeError::NotADirectory(root.to_owned()));
         }
-        let admits = |depth: usize, path: &Path, name: &str| {
-            !(name.starts_with('.') || name == "target" || !select(depth, name))
-                && (exclude.is_empty() || {
-                    let rel = rel_path(root, path);
-                    !exclude.iter().any(|x| x.trim_end_matches('/') == rel)
-                })
+        let admits = |depth: usize, rel: &str, name: &str| {
+            !(name.starts_with('.') || name == "target" || !select(depth, name) || exclude.iter().any(|x| x.trim_end_matches('/') == rel))
         };
+        let root_dir = fs::Dir::open(root).map_err(|source| TreeError::Walk { path: root.to_owned(), source })?;
         // The OS and OS-version levels first, then each OS version's subtree
         // on its own core: the walk's system calls were a fifth of
         // `validate`'s time, all on one core before any file was read.
         let mut found = Found::default();
         let mut os_versions = Vec::new();
-        walk(root, root, 0, Some(2), &admits, &mut found, &mut os_versions)?;
-        let subtrees = parallel_map(os_versions, |dir| {
+        Walk { root, max_depth: Some(2), admits: &admits }.dir(&root_dir, "", 0, &mut found, &mut os_versions)?;
+        let subtrees = parallel_map(os_versions, |(rel, dir)| {
             let mut found = Found::default();
-            walk(root, &dir, 2, None, &admits, &mut found, &mut Vec::new()).map(|()| found)
+            Walk { root, max_depth: None, admits: &admits }.dir(&dir, &rel, 2, &mut found, &mut Vec::new()).map(|()| found)
         });
         for sub in subtrees {
             let sub = sub?;
             found.packer_dirs.extend(sub.packer_dirs);
-            found.base_image_dirs.extend(sub.base_image_dirs);
+            found.base_images.extend(sub.base_images);
         }
-        let Found { packer_dirs, base_image_dirs } = found;
+        let Found { packer_dirs, base_images } = found;
 
         let mut misplaced = Vec::new();
         let mut dirs = Vec::new();
@@ -317,14 +321,7 @@ impl Layout {
             }
         }
         dirs.sort_by(|a, b| a.coords.cmp_versions(&b.coords).then_with(|| a.rel.cmp(&b.rel)));
-        let base_images = base_image_dirs
-            .into_iter()
-            .map(|dir| {
-                let rel = join_rel(&dir, BASE_IMAGES);
-                let file = read_file(&root.join(&rel), rel, BaseImages::parse).expect("found by the walk");
-                (dir, file)
-            })
-            .collect();
+        let base_images = base_images.into_iter().collect();
         Ok(Layout { root: root.to_owned(), dirs, base_images, misplaced })
     }
 
@@ -349,98 +346,73 @@ pub fn base_images_for<'a>(files: &'a BaseImagesFiles, dir: &BuildDir) -> Option
     std::iter::once(rel.len()).chain(above).find_map(|end| files.get(&rel[..end]))
 }
 
-/// Only a build directory's `packer_build_history.json`.
-pub fn read_history(dir: &BuildDir) -> Option<TreeFile<BuildHistory>> {
-    read_listed(dir, HISTORY, BuildHistory::parse)
-}
-
-/// Only a build directory's `publish_and_test_config.yaml`.
-pub fn read_publish_config(dir: &BuildDir) -> Option<TreeFile<PublishTestConfig>> {
-    read_listed(dir, PUBLISH_CONFIG, PublishTestConfig::parse)
-}
-
 /// Only a build directory's `dcos_images.yaml`: what the cross-directory
 /// checks need of a directory that is not itself being checked.
 pub fn read_dcos_images(dir: &BuildDir) -> Option<TreeFile<DcosImages>> {
-    read_listed(dir, DCOS_IMAGES, DcosImages::parse)
+    dir.files().read(DCOS_IMAGES, DcosImages::parse)
 }
 
 /// What a walk found, relative to the root: the directories holding a
-/// packer.json, each with its listing, and those holding a base_images.json.
+/// packer.json, each with its listing, and the base_images.json files.
 #[derive(Default)]
 struct Found {
     packer_dirs: Vec<(String, Listing)>,
-    base_image_dirs: Vec<String>,
+    /// Read where they are found, keyed by the directory holding them.
+    base_images: Vec<(String, TreeFile<BaseImages>)>,
 }
 
-/// Walks `start`, `depth` levels below `root`, into the directories `admits`
-/// (given their depth below the root), unsorted. With `max_depth`, the
-/// directories at that depth are put in `deeper` instead of being entered.
-fn walk(
-    root: &Path,
-    start: &Path,
-    depth: usize,
+/// A walk of the tree below `root`, into the subdirectories `admits`
+/// (given their depth, relative path and name), in the filesystem's order.
+/// With `max_depth`, the directories at that depth are handed back, open,
+/// instead of being entered.
+struct Walk<'a> {
+    root: &'a Path,
     max_depth: Option<usize>,
-    admits: &(dyn Fn(usize, &Path, &str) -> bool + Sync),
-    found: &mut Found,
-    deeper: &mut Vec<PathBuf>,
-) -> Result<(), TreeError> {
-    let mut walker = walkdir::WalkDir::new(start).follow_links(false);
-    if let Some(max) = max_depth {
-        walker = walker.max_depth(max);
-    }
-    // `start` itself was admitted by whoever handed it over.
-    let walker = walker.into_iter().filter_entry(|e| {
-        e.depth() == 0 || !e.file_type().is_dir() || admits(depth + e.depth(), e.path(), &e.file_name().to_string_lossy())
-    });
-    // The directories being listed, one per depth: depth first, a directory
-    // is complete when the walk comes back up to its depth or above.
-    let mut open: Vec<(PathBuf, Listing)> = Vec::new();
-    let complete = |(dir, listing): (PathBuf, Listing), found: &mut Found| {
-        if listing.files.iter().any(|f| f == PACKER) {
-            found.packer_dirs.push((rel_path(root, &dir), listing));
-        }
-    };
-    for entry in walker {
-        let entry = entry.map_err(|source| TreeError::Walk { path: root.to_owned(), source })?;
-        while open.len() > entry.depth() {
-            complete(open.pop().expect("non-empty"), found);
-        }
-        let file_type = entry.file_type();
-        if let Some((_, parent)) = open.last_mut() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if file_type.is_file() {
-                if name == BASE_IMAGES {
-                    found.base_image_dirs.push(parent_rel(root, entry.path()));
+    admits: &'a (dyn Fn(usize, &str, &str) -> bool + Sync),
+}
+
+impl Walk<'_> {
+    /// Lists `dir` (`rel` below the root, `depth` levels deep) and walks on.
+    fn dir(&self, dir: &fs::Dir, rel: &str, depth: usize, found: &mut Found, deeper: &mut Vec<(String, fs::Dir)>) -> Result<(), TreeError> {
+        let walk_error = |rel: &str, source: io::Error| TreeError::Walk { path: self.root.join(rel), source };
+        let mut listing = Listing::default();
+        let mut subdirs: Vec<std::ffi::CString> = Vec::new();
+        dir.for_each_entry(|name, kind| {
+            let text = name.to_string_lossy();
+            match kind {
+                fs::EntryKind::File => {
+                    if text == BASE_IMAGES {
+                        let file = parse_read(dir.read(BASE_IMAGES), join_rel(rel, BASE_IMAGES), BaseImages::parse);
+                        // (None: it vanished since the listing.)
+                        found.base_images.extend(file.map(|f| (rel.to_owned(), f)));
+                    }
+                    listing.files.push(text.into_owned());
                 }
-                parent.files.push(name);
-            } else if file_type.is_dir() {
-                parent.dirs.push(name);
+                fs::EntryKind::Dir => {
+                    subdirs.push(name.to_owned());
+                    listing.dirs.push(text.into_owned());
+                }
+                fs::EntryKind::Other => listing.others.push(text.into_owned()),
+            }
+        })
+        .map_err(|e| walk_error(rel, e))?;
+        for (name, text) in subdirs.iter().zip(listing.dirs.iter()) {
+            let child_rel = join_rel(rel, text);
+            if !(self.admits)(depth + 1, &child_rel, text) {
+                continue;
+            }
+            let child = dir.open_dir(name).map_err(|e| walk_error(&child_rel, e))?;
+            if Some(depth + 1) == self.max_depth {
+                deeper.push((child_rel, child));
             } else {
-                parent.others.push(name);
+                self.dir(&child, &child_rel, depth + 1, found, deeper)?;
             }
         }
-        if file_type.is_dir() {
-            if Some(entry.depth()) == max_depth {
-                deeper.push(entry.into_path());
-            } else {
-                open.push((entry.into_path(), Listing::default()));
-            }
+        if listing.files.iter().any(|f| f == PACKER) {
+            found.packer_dirs.push((rel.to_owned(), listing));
         }
+        Ok(())
     }
-    while let Some(dir) = open.pop() {
-        complete(dir, found);
-    }
-    Ok(())
-}
-
-fn rel_path(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
-}
-
-fn parent_rel(root: &Path, path: &Path) -> String {
-    path.parent().map(|p| rel_path(root, p)).unwrap_or_default()
 }
 
 fn join_rel(dir: &str, name: &str) -> String {
@@ -451,21 +423,11 @@ fn join_rel(dir: &str, name: &str) -> String {
     }
 }
 
-/// Reads and parses a file; `None` when it does not exist. A file that exists
-/// but cannot be read is a parse error of that file, not a crash.
-fn read_file<T>(path: &Path, rel: String, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
-    // Not `fs::read` nor `File::read_to_end`: they ask the size (statx) and
-    // the position (lseek) first, two system calls per file where the
-    // tree's files are a few KB. Through `Take` nothing is asked; the buffer
-    // (never zeroed) then gives back what the text does not use, in place.
-    let read = |path: &Path| -> io::Result<Vec<u8>> {
-        use io::Read;
-        let mut bytes = Vec::with_capacity(16 * 1024);
-        std::fs::File::open(path)?.take(u64::MAX).read_to_end(&mut bytes)?;
-        bytes.shrink_to_fit();
-        Ok(bytes)
-    };
-    match read(path) {
+/// Parses a file's bytes, or says why they could not be read as one.
+/// `None` when the file does not exist. A file that exists but cannot be
+/// read is a parse error of that file, not a crash.
+fn parse_read<T>(read: io::Result<Vec<u8>>, rel: String, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
+    match read {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => {
                 let parsed = parse(&text);
@@ -486,35 +448,55 @@ fn read_file<T>(path: &Path, rel: String, parse: impl FnOnce(&str) -> Parsed<T>)
     }
 }
 
-/// A build directory's file `name`, read and parsed; `None` when the walk
-/// saw no such file (a link is opened to find out).
-fn read_listed<T>(dir: &BuildDir, name: &str, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
-    match dir.listing.kind(name) {
-        Some(Seen::Dir) | None => None,
-        Some(_) => read_file(&dir.abs.join(name), dir.file(name), parse),
+/// A build directory's files, read relative to one descriptor of the
+/// directory, opened when the first file is read.
+pub struct DirFiles<'a> {
+    dir: &'a BuildDir,
+    fd: std::cell::OnceCell<io::Result<fs::Dir>>,
+}
+
+impl DirFiles<'_> {
+    /// The file `name`, read and parsed; `None` when the walk saw no such
+    /// file (a link is opened to find out).
+    pub fn read<T>(&self, name: &str, parse: impl FnOnce(&str) -> Parsed<T>) -> Option<TreeFile<T>> {
+        match self.dir.listing.kind(name) {
+            Some(Seen::Dir) | None => None,
+            Some(_) => {
+                let read = match self.fd.get_or_init(|| fs::Dir::open(&self.dir.abs)) {
+                    Ok(fd) => fd.read(name),
+                    Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+                };
+                parse_read(read, self.dir.file(name), parse)
+            }
+        }
     }
 }
 
 pub fn load_build_dir(dir: BuildDir) -> LoadedBuildDir {
-    let packer = read_listed(&dir, PACKER, PackerTemplate::parse).unwrap_or_else(|| TreeFile {
+    let files = dir.files();
+    let packer = files.read(PACKER, PackerTemplate::parse).unwrap_or_else(|| TreeFile {
         rel: dir.file(PACKER),
         text: String::new(),
         parsed: Parsed::failed(FileProblem::new(Code::MissingFile, None, "packer.json vanished while reading the tree", "run again")),
     });
-    let profile = read_listed(&dir, PROFILE, Tfvars::parse);
+    let profile = files.read(PROFILE, Tfvars::parse);
     let has_legacy_profile = dir.is_file(LEGACY_PROFILE);
     let profile = match profile {
         Some(p) => Some(p),
-        None if has_legacy_profile => read_listed(&dir, LEGACY_PROFILE, Tfvars::parse),
+        None if has_legacy_profile => files.read(LEGACY_PROFILE, Tfvars::parse),
         None => None,
     };
+    let publish_config = files.read(PUBLISH_CONFIG, PublishTestConfig::parse);
+    let dcos_images = files.read(DCOS_IMAGES, DcosImages::parse);
+    let history = files.read(HISTORY, BuildHistory::parse);
+    drop(files);
     LoadedBuildDir {
         packer,
-        publish_config: read_listed(&dir, PUBLISH_CONFIG, PublishTestConfig::parse),
+        publish_config,
         profile,
         has_legacy_profile,
-        dcos_images: read_listed(&dir, DCOS_IMAGES, DcosImages::parse),
-        history: read_listed(&dir, HISTORY, BuildHistory::parse),
+        dcos_images,
+        history,
         has_install_script: dir.is_file(INSTALL_SCRIPT),
         has_setup_sh: dir.is_file(LEGACY_SETUP),
         dir,

@@ -5,6 +5,10 @@ use std::cmp::Ordering;
 
 /// Compares two version strings.
 pub fn compare(a: &str, b: &str) -> Ordering {
+    // Sorting the tree compares neighbours, which mostly share versions.
+    if a == b {
+        return Ordering::Equal;
+    }
     // Without collecting the numbers: the tree's directories are sorted with
     // this, and allocating was most of the sort.
     let (ea, eb) = (release_end(a), release_end(b));

@@ -7,6 +7,7 @@ use crate::diagnostic::{Code, Diagnostic, FileProblem, Severity};
 use crate::formats::dcos_images::DcosImages;
 use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, publish_config::PublishStep};
 use crate::tree::{self, version, BaseImagesFiles, BuildDir, Layout, LoadedBuildDir, Tree, TreeFile};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path};
 
@@ -107,7 +108,14 @@ impl Published {
     }
 }
 
-fn diag(code: Code, build_dir: Option<&str>, file: &str, line: Option<usize>, message: String, hint: &str) -> Diagnostic {
+fn diag(
+    code: Code,
+    build_dir: Option<&str>,
+    file: &str,
+    line: Option<usize>,
+    message: impl Into<Cow<'static, str>>,
+    hint: impl Into<Cow<'static, str>>,
+) -> Diagnostic {
     FileProblem::new(code, line, message, hint).into_diagnostic(build_dir, file)
 }
 
@@ -148,7 +156,7 @@ fn check_files_present(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
             bd,
             &d.dir.file(tree::PROFILE),
             None,
-            "no cluster profile (cluster_profile.tfvars)".into(),
+            "no cluster profile (cluster_profile.tfvars)",
             "add cluster_profile.tfvars with the cluster module's variables (dcos_version, num_masters, ...)",
         ));
     }
@@ -158,7 +166,7 @@ fn check_files_present(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
             bd,
             &d.dir.file(tree::LEGACY_PROFILE),
             None,
-            "desired_cluster_profile.tfvars is the legacy name of the cluster profile".into(),
+            "desired_cluster_profile.tfvars is the legacy name of the cluster profile",
             "rename it to cluster_profile.tfvars (`git mv`)",
         ));
     }
@@ -168,7 +176,7 @@ fn check_files_present(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
             bd,
             &d.dir.file(tree::LEGACY_SETUP),
             None,
-            "setup.sh is a leftover of the old build scripts and is not run".into(),
+            "setup.sh is a leftover of the old build scripts and is not run",
             "move what it does into install_dcos_prerequisites.sh and delete it",
         ));
     }
@@ -200,7 +208,10 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
 
     for p in &packer.provisioners {
         for reference in p.local_files() {
-            let reference = reference.replace("{{template_dir}}", ".").replace("{{ template_dir }}", ".");
+            let reference = match reference.contains("{{") {
+                true => reference.replace("{{template_dir}}", ".").replace("{{ template_dir }}", "."),
+                false => reference.to_owned(),
+            };
             if image_id::is_templated(&reference) {
                 continue;
             }
@@ -236,7 +247,7 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
             file,
             None,
             format!("no base_images.json between {} and {}/{}", d.dir.rel, d.dir.coords.os, d.dir.coords.os_version),
-            &format!(
+            format!(
                 "add {}/{}/{}/base_images.json with the vendor's image per region",
                 d.dir.coords.os, d.dir.coords.os_version, d.dir.coords.cloud
             ),
@@ -260,7 +271,7 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
                     file,
                     line_of_json_key(text, "region", i),
                     format!("builder region `{region}` has no image in {}", base_file.rel),
-                    &format!("add \"{region}\": \"ami-...\" to {}, or build in a region it lists", base_file.rel),
+                    format!("add \"{region}\": \"ami-...\" to {}, or build in a region it lists", base_file.rel),
                 )),
                 Some(expected) => {
                     if b.source_ami.as_deref().is_some_and(|s| s != expected && !image_id::is_templated(s)) {
@@ -287,7 +298,7 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
                 file,
                 line_of_json_key(text, "ami_description", i),
                 format!("ami_description is `{}`, not the build directory's path", b.ami_description.as_deref().unwrap_or_default()),
-                &format!("set \"ami_description\": \"{}\" so an image can be traced back to its directory", d.dir.rel),
+                format!("set \"ami_description\": \"{}\" so an image can be traced back to its directory", d.dir.rel),
             ));
         }
     }
@@ -407,7 +418,7 @@ fn check_publish_config(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
             bd,
             &file,
             line_of_yaml_key(text, "run_integration_tests"),
-            "publish_dcos_images_after is integration_tests but run_integration_tests is false: the images can never be published".into(),
+            "publish_dcos_images_after is integration_tests but run_integration_tests is false: the images can never be published",
             "set run_integration_tests: true, or publish after dcos_installation",
         ));
     }
@@ -417,7 +428,7 @@ fn check_publish_config(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
             bd,
             &file,
             line_of_yaml_key(text, "publish_dcos_images_after"),
-            "publish_dcos_images_after is never, which tests the recorded images, but there is no dcos_images.yaml".into(),
+            "publish_dcos_images_after is never, which tests the recorded images, but there is no dcos_images.yaml",
             "publish after a step (packer_build, dcos_installation or integration_tests) for the first build",
         ));
     }
@@ -447,7 +458,7 @@ fn check_profile(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
                 file,
                 Some(e.line),
                 format!("`{reserved}` is set by the pipeline (the image built, its ssh user, the run's name) and must not be set in the profile"),
-                &format!("delete the `{reserved}` line"),
+                format!("delete the `{reserved}` line"),
             ));
         }
     }
