@@ -8,7 +8,7 @@ use crate::formats::dcos_images::DcosImages;
 use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, publish_config::PublishStep};
 use crate::tree::{self, version, BaseImagesFiles, BuildDir, Layout, LoadedBuildDir, Tree, TreeFile};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
 /// Everything found in a loaded tree, sorted by file and line.
@@ -41,7 +41,9 @@ fn finish(
     misplaced: &[(String, String)],
     mut per_dir: Vec<(Vec<Diagnostic>, Option<Published>)>,
 ) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+    // Sized once: grown by doubling, the copies of thousands of findings
+    // into fresh pages cost more than the sort below.
+    let mut out = Vec::with_capacity(misplaced.len() + per_dir.iter().map(|(d, _)| d.len()).sum::<usize>() + 16);
     for (file, why) in misplaced {
         out.push(diag(
             Code::Layout,
@@ -491,19 +493,21 @@ fn check_profile(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
 /// One published image under two OS versions means one of the two directories
 /// published the other's image.
 fn check_image_reuse(published: &[Published], out: &mut Vec<Diagnostic>) {
-    let mut seen: BTreeMap<&str, Vec<(&Published, Option<usize>)>> = BTreeMap::new();
-    for p in published {
-        for (image, line) in &p.images {
-            seen.entry(image.as_str()).or_default().push((p, *line));
-        }
-    }
-    for (image, uses) in seen {
-        let os_versions: BTreeSet<&(String, String)> = uses.iter().map(|(p, _)| &p.os).collect();
-        if os_versions.len() < 2 {
+    // Every use of every image, sorted by image: a run of one image is
+    // checked for a second OS version in place (a B-tree of the tree's
+    // 2,900 images and a set per image took a third of a millisecond, on
+    // one core, after the parallel work).
+    let mut uses: Vec<(&str, &Published, Option<usize>)> =
+        published.iter().flat_map(|p| p.images.iter().map(move |(image, line)| (image.as_str(), p, *line))).collect();
+    // Stable: the uses of one image stay in the tree's order.
+    uses.sort_by(|a, b| a.0.cmp(b.0));
+    for run in uses.chunk_by(|a, b| a.0 == b.0) {
+        let first_os = &run[0].1.os;
+        if run.iter().all(|(_, p, _)| &p.os == first_os) {
             continue;
         }
-        for (p, line) in &uses {
-            let (other, _) = uses.iter().find(|(o, _)| o.os != p.os).expect("two OS versions");
+        for (image, p, line) in run {
+            let (_, other, _) = run.iter().find(|(_, o, _)| o.os != p.os).expect("two OS versions");
             out.push(diag(
                 Code::ImageReused,
                 Some(&p.build_dir),
