@@ -320,7 +320,8 @@ impl Layout {
                 Err(why) => misplaced.push((join_rel(&rel, PACKER), why)),
             }
         }
-        dirs.sort_by(|a, b| a.coords.cmp_versions(&b.coords).then_with(|| a.rel.cmp(&b.rel)));
+        // A total order (paths are unique), so the unstable sort gives the same.
+        dirs.sort_unstable_by(|a, b| a.coords.cmp_versions(&b.coords).then_with(|| a.rel.cmp(&b.rel)));
         let base_images = base_images.into_iter().collect();
         Ok(Layout { root: root.to_owned(), dirs, base_images, misplaced })
     }

@@ -67,8 +67,9 @@ fn release_end(v: &str) -> usize {
 }
 
 fn is_prerelease(suffix: &str) -> bool {
-    let s = suffix.trim_start_matches(['-', '.', '_']).to_ascii_lowercase();
-    ["alpha", "beta", "rc", "dev", "pre"].iter().any(|p| s.starts_with(p))
+    // Without lowering a copy: sorting the tree asks this of every `-ce`.
+    let s = suffix.trim_start_matches(['-', '.', '_']).as_bytes();
+    ["alpha", "beta", "rc", "dev", "pre"].iter().any(|p| s.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())))
 }
 
 /// Compares digit runs numerically and everything else as text.
@@ -138,6 +139,9 @@ mod tests {
         assert_eq!(compare("7.8", "7.10"), Less);
         assert_eq!(compare("1.13.7-fix", "1.13.7"), Greater);
         assert_eq!(compare("2.0", "2.0.0"), Equal);
+        assert_eq!(compare("2.2.0-RC1", "2.2.0"), Less, "pre-releases in any case");
+        assert_eq!(compare("2.2.0", "2.2.0_Beta"), Greater);
+        assert_eq!(compare("2.2.0-r", "2.2.0"), Greater, "a suffix shorter than a pre-release word is not one");
         let mut v = vec!["1.13.9", "1.13.10", "1.14.0-beta", "1.13.9-rc1", "1.9"];
         v.sort_by(|a, b| compare(a, b));
         assert_eq!(v, vec!["1.9", "1.13.9-rc1", "1.13.9", "1.13.10", "1.14.0-beta"]);

@@ -100,7 +100,13 @@ impl Published {
     }
 
     fn from_file(dir: &BuildDir, f: &TreeFile<DcosImages>) -> Option<Published> {
-        let images = f.value()?.0.values().map(|image| (image.clone(), line_of(&f.text, image))).collect();
+        // Each `region: image` line's value with its line, in one pass over
+        // the file: searching the text for each image was a thirtieth of
+        // validating the tree. Anything written otherwise is searched for.
+        let values: Vec<(&str, usize)> =
+            f.text.lines().enumerate().filter_map(|(i, l)| Some((l.split_once(':')?.1.trim().trim_matches(['"', '\'']), i + 1))).collect();
+        let line = |image: &str| values.iter().find(|(v, _)| *v == image).map(|(_, l)| *l).or_else(|| line_of(&f.text, image));
+        let images = f.value()?.0.values().map(|image| (image.clone(), line(image))).collect();
         Some(Published {
             build_dir: dir.rel.clone(),
             os: (dir.coords.os.clone(), dir.coords.os_version.clone()),
