@@ -338,6 +338,24 @@ mod tests {
         assert!(flagged > 50, "the generator repeats keys ({flagged})");
     }
 
+    /// packer.json is scanned before it is known to be JSON: any text.
+    #[test]
+    fn any_text_is_scanned_without_panicking() {
+        const PIECES: [&str; 12] = ["\"", "\\", "{", "}", "[", "]", ":", " ", "\n", "é", "a", "\\u"];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..seed % 40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+            }
+            let result = scan(&text);
+            assert!(result.problems.iter().all(|p| p.line.is_some_and(|l| l <= text.matches('\n').count() + 1)), "{text:?}");
+        }
+    }
+
     #[test]
     fn escaped_quotes_do_not_confuse_it() {
         let text = r#"{"a\"b": 1, "x": "a\"b", "a\"b2": 2}"#;

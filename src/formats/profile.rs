@@ -118,7 +118,12 @@ pub fn current(name: &str) -> Option<&'static Variable> {
 }
 
 pub fn legacy(name: &str) -> Option<Legacy> {
-    LEGACY.iter().find(|(n, _)| *n == name).map(|(_, l)| *l)
+    legacy_at(name).map(|at| LEGACY[at].1)
+}
+
+/// Where a terraform-dcos name is in [`LEGACY`] (and its texts in [`legacy_texts`]).
+fn legacy_at(name: &str) -> Option<usize> {
+    LEGACY.iter().position(|(n, _)| *n == name)
 }
 
 /// The node roles of a DC/OS cluster, in the order they are installed.
@@ -296,7 +301,7 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
             }
             continue;
         }
-        let Some(at) = LEGACY.iter().position(|(n, _)| *n == e.key) else {
+        let Some(at) = legacy_at(&e.key) else {
             let hint = match did_you_mean(&e.key, &known_names()) {
                 Some(k) => format!("did you mean `{k}`? The variables a profile may set are listed in README.md"),
                 None => "remove it; the variables a profile may set are listed in README.md".to_owned(),

@@ -100,13 +100,12 @@ impl Published {
     }
 
     fn from_file(dir: &BuildDir, f: &TreeFile<DcosImages>) -> Option<Published> {
-        // Each `region: image` line's value with its line, in one pass over
-        // the file: searching the text for each image was a thirtieth of
-        // validating the tree. Anything written otherwise is searched for.
-        let values: Vec<(&str, usize)> =
-            f.text.lines().enumerate().filter_map(|(i, l)| Some((l.split_once(':')?.1.trim().trim_matches(['"', '\'']), i + 1))).collect();
-        let line = |image: &str| values.iter().find(|(v, _)| *v == image).map(|(_, l)| *l).or_else(|| line_of(&f.text, image));
-        let images = f.value()?.0.values().map(|image| (image.clone(), line(image))).collect();
+        // The line of the image's region entry, as the other findings of
+        // the file name it: searching the text for each image was a
+        // thirtieth of validating the tree (and named a comment's line when
+        // a comment mentioned the image first).
+        let line = |region: &str, image: &str| line_of_yaml_key(&f.text, region).or_else(|| line_of(&f.text, image));
+        let images = f.value()?.0.iter().map(|(region, image)| (image.clone(), line(region, image))).collect();
         Some(Published {
             build_dir: dir.rel.clone(),
             os: (dir.coords.os.clone(), dir.coords.os_version.clone()),
@@ -216,9 +215,10 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
 
     for p in &packer.provisioners {
         for reference in p.local_files() {
-            let reference = match reference.contains("{{") {
-                true => reference.replace("{{template_dir}}", ".").replace("{{ template_dir }}", "."),
-                false => reference.to_owned(),
+            let reference = if reference.contains("{{") {
+                reference.replace("{{template_dir}}", ".").replace("{{ template_dir }}", ".")
+            } else {
+                reference.to_owned()
             };
             if image_id::is_templated(&reference) {
                 continue;
