@@ -21,6 +21,12 @@ runs (start-up included) after one warm-up run, so the files are in the page
 cache. Peak memory is the maximum resident set size, read by GNU time
 (/usr/bin/time, Debian package `time`) because a child of this Python process
 would inherit the interpreter's own peak.
+
+With a C compiler (`cc`), each tree also gets a row for scripts/io_floor.c
+run as a process: a C program that lists every directory and reads every
+file on as many threads as dcos-images uses, parses nothing and exits. It
+is the least any program can take to look at the whole tree on this
+machine, so its ratio to Python's parse bounds every command's.
 """
 import glob, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -103,6 +109,19 @@ for p in glob.glob(root + "/**/*.yaml", recursive=True):
 '''
 
 
+def io_floor(workdir):
+    """scripts/io_floor.c built into `workdir`, or None without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    exe = os.path.join(workdir, "io_floor")
+    subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(root, "scripts", "io_floor.c")], check=True)
+    return exe
+
+
+FLOOR_NAME = "C: list and read every file, no parsing (io_floor.c)"
+
+
 def commands(t, b):
     """(name, argv) of each command, with the binary `b` (None: Python's parse only)."""
     ours = [
@@ -121,8 +140,13 @@ def describe(t):
     return dirs, files
 
 
-with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as big:
+with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as work:
+    big = os.path.join(work, "10x")
+    os.mkdir(big)
     ten_times(tree, big)
+    floor = io_floor(work)
+    # As many threads as dcos-images' loader uses (src/tree/mod.rs).
+    threads = str(min(os.cpu_count() or 1, 8))
     trees = [("tree", tree), ("10x", big)]
     sizes = {label: describe(t) for label, t in trees}
     cpu = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
@@ -132,6 +156,8 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as big:
         print(f"{label}: {sizes[label][0]} build directories, {sizes[label][1]} files")
     if not gnu_time:
         print("peak memory: install GNU time (apt-get install time) to measure it")
+    if floor is None:
+        print("the C floor: install a C compiler (cc) to measure it")
     print()
     header = "| command | tree | wall ms | CPU ms | peak MB | Python parse / this |"
     if baseline:
@@ -142,6 +168,8 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as big:
         rows = []
         for (name, cmd), base in zip(commands(t, binary), commands(t, baseline) if baseline else [None] * 3):
             rows.append((name, measure(cmd, base[1]) if base else measure(cmd)))
+        if floor:
+            rows.append((FLOOR_NAME, measure([floor, "--process", t, threads])))
         (python_name, python_cmd), = commands(t, None)
         rows.append((python_name, measure(python_cmd)))
         python_wall = rows[-1][1][0][0]
