@@ -19,7 +19,8 @@ const NEWEST: &str = "ami-0c0e7f0a1b2c3d403";
 struct Moto {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    /// The images file and moto_server's stderr.
+    dir: tempfile::TempDir,
 }
 
 impl Moto {
@@ -56,11 +57,11 @@ impl Moto {
             .args([launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_AMIS_PATH", &amis)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("moto.err")).unwrap())
             .spawn()
             .expect("moto_server runs (scripts/install-tools.sh)");
         wait_for_port(port, "moto_server", &mut child);
-        Moto { child, port, _dir: dir }
+        Moto { child, port, dir }
     }
 
     fn env(&self) -> Vec<(&'static str, String)> {
@@ -76,6 +77,22 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
+        // A failed test says whether moto_server was still running, and
+        // what it said (a first request was once refused after the port
+        // had answered).
+        if std::thread::panicking() {
+            let state = match self.child.try_wait() {
+                Ok(Some(status)) => format!("had exited ({status})"),
+                _ => "was running".to_owned(),
+            };
+            let err = std::fs::read_to_string(self.dir.path().join("moto.err")).unwrap_or_default();
+            let mut from = err.len().saturating_sub(4000);
+            while !err.is_char_boundary(from) {
+                from += 1;
+            }
+            let tail = &err[from..];
+            eprintln!("moto_server on port {} {state}; the end of its stderr:\n{tail}", self.port);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -3,9 +3,11 @@
 //! unprivileged `dcos-sandbox` user, and a git repository with a bare remote.
 //! Everything is stopped when the `Sandbox` is dropped.
 
-use std::net::TcpListener;
+use std::collections::BTreeSet;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 pub const SSH_USER: &str = "dcos-sandbox";
@@ -40,13 +42,32 @@ fn claim_vpc_slot() -> u8 {
     panic!("no free sandbox VPC block: remove stale {}/dcos-images-sandbox-vpc-* files", std::env::temp_dir().display())
 }
 
+/// A loopback port nothing listens on, never the same one twice in a test
+/// process: its tests start their servers concurrently, and a port the
+/// kernel handed out, took back and handed to a second test would leave
+/// both tests talking to whichever server bound it first.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if GIVEN.lock().unwrap_or_else(PoisonError::into_inner).insert(port) {
+            return port;
+        }
+    }
 }
 
+/// Waits until `child` listens on `port`.
 pub fn wait_for_port(port: u16, what: &str, child: &mut Child) {
     let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    loop {
+        // A connection to itself is not the server: Linux may give a connect
+        // to a loopback port nobody listens on that very port as its source,
+        // and the socket then connects to itself (a test went on before
+        // moto_server listened, and its first request was refused).
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) if stream.local_addr().ok() != stream.peer_addr().ok() => break,
+            _ => {}
+        }
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited ({status}) before listening on {port}");
         }
