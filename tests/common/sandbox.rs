@@ -62,8 +62,8 @@ pub fn wait_for_port(port: u16, what: &str, child: &mut Child) {
     loop {
         // A connection to itself is not the server: Linux may give a connect
         // to a loopback port nobody listens on that very port as its source,
-        // and the socket then connects to itself (a test went on before
-        // moto_server listened, and its first request was refused).
+        // and the socket then connects to itself (one way a test could go on
+        // before its server listened, as one once seemed to).
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(stream) if stream.local_addr().ok() != stream.peer_addr().ok() => break,
             _ => {}
