@@ -463,7 +463,7 @@ fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module
         .args([tree.join(dir).to_str().unwrap()])
         .status(0);
     assert!(out.stdout.contains("preview the cluster with terraform plan\n"), "{}", out.stdout);
-    assert!(out.stderr.contains("terraform plan: Plan: 12 to add, 0 to change, 0 to destroy."), "{}", out.stderr);
+    assert!(out.stderr.contains("terraform plan: Plan: 14 to add, 0 to change, 0 to destroy."), "{}", out.stderr);
     let j = journal(&sb);
     let state = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
     for stage in ["packer_validate", "terraform_init", "terraform_validate", "terraform_plan"] {
@@ -485,6 +485,90 @@ fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module
     assert_eq!(dcos["tags"]["owner"], "dcos-images");
     assert_eq!(dcos["tags"]["expiration"], "3h");
     assert!(sb.live_instances("us-west-2").is_empty(), "a dry run creates nothing");
+    let run_dir = Path::new(j["run_dir"].as_str().unwrap());
+    check_no_unauthenticated_port_is_open_to_the_world(&sb, run_dir);
+    assert_eq!(planned_zone(&sb, run_dir), "us-west-2a", "the first zone that offers every instance type");
+
+    // us-west-2a offers no h1 instances (moto's offerings are EC2's): the
+    // cluster goes to the first zone that offers m5.xlarge and h1.2xlarge.
+    let profile = tree.join(dir).join("cluster_profile.tfvars");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(&profile, text.replace("aws_agent_instance_type        = \"m5.xlarge\"", "aws_agent_instance_type = \"h1.2xlarge\"")).unwrap();
+    Test::new()
+        .envs(&sb.env())
+        .args(["--root", tree.to_str().unwrap(), "qualify", "--dry-run", "--run-dir", sb.run_dir().to_str().unwrap()])
+        .args([tree.join(dir).to_str().unwrap()])
+        .status(0);
+    let j = journal(&sb);
+    assert_eq!(planned_zone(&sb, Path::new(j["run_dir"].as_str().unwrap())), "us-west-2b");
+}
+
+/// `terraform show -json` of a dry run's plan.
+fn planned(sb: &Sandbox, run_dir: &Path) -> serde_json::Value {
+    let out = std::process::Command::new("terraform")
+        .args(["show", "-json", "-no-color", "cluster.tfplan"])
+        .current_dir(run_dir.join("cluster"))
+        .envs(sb.env())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "terraform show: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every resource of a plan, in any module.
+fn planned_resources(plan: &serde_json::Value) -> Vec<serde_json::Value> {
+    fn walk(m: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        out.extend(m["resources"].as_array().into_iter().flatten().cloned());
+        for c in m["child_modules"].as_array().into_iter().flatten() {
+            walk(c, out);
+        }
+    }
+    let mut all = Vec::new();
+    walk(&plan["planned_values"]["root_module"], &mut all);
+    all
+}
+
+/// The zone of the subnet the plan creates.
+fn planned_zone(sb: &Sandbox, run_dir: &Path) -> String {
+    let all = planned_resources(&planned(sb, run_dir));
+    let subnet = all.iter().find(|r| r["type"] == "aws_subnet").expect("the module creates a subnet");
+    subnet["values"]["availability_zone"].as_str().unwrap().to_owned()
+}
+
+/// The plan of a real profile (`admin_cidr = "0.0.0.0/0"`, as every profile
+/// of the public tree has): ssh and the Admin Router are open to the admins,
+/// and nothing that answers without authentication (ZooKeeper, Mesos,
+/// Marathon, Exhibitor, the bootstrap node's serve port) is open to any
+/// address outside the VPC.
+fn check_no_unauthenticated_port_is_open_to_the_world(sb: &Sandbox, run_dir: &Path) {
+    let all = planned_resources(&planned(sb, run_dir));
+    let vpc_cidr = all.iter().find(|r| r["type"] == "aws_vpc").expect("the module creates a VPC")["values"]["cidr_block"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!all.iter().any(|r| r["type"] == "aws_security_group_rule" || r["type"] == "aws_vpc_security_group_ingress_rule"));
+    // (group name, from, to, cidr) of every ingress rule that names addresses.
+    let mut open = Vec::new();
+    for sg in all.iter().filter(|r| r["type"] == "aws_security_group") {
+        let name = sg["values"]["name"].as_str().unwrap().to_owned();
+        for rule in sg["values"]["ingress"].as_array().into_iter().flatten() {
+            let (from, to) = (rule["from_port"].as_u64().unwrap(), rule["to_port"].as_u64().unwrap());
+            let all_ports = rule["protocol"] == "-1";
+            for cidr in rule["cidr_blocks"].as_array().into_iter().flatten().chain(rule["ipv6_cidr_blocks"].as_array().into_iter().flatten()) {
+                let (from, to) = if all_ports { (0, 65535) } else { (from, to) };
+                open.push((name.clone(), from, to, cidr.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let outside_vpc = |cidr: &str| cidr != vpc_cidr;
+    for port in [2181, 5050, 8080, 8181, 8443, 15055, 61001] {
+        let exposed: Vec<_> = open.iter().filter(|(_, from, to, cidr)| (*from..=*to).contains(&port) && outside_vpc(cidr)).collect();
+        assert!(exposed.is_empty(), "port {port} is open outside the VPC ({vpc_cidr}): {exposed:?}");
+    }
+    let opens = |group: &str, port: u64| open.iter().any(|(n, f, t, c)| n.ends_with(group) && *f == port && *t == port && c == "0.0.0.0/0");
+    assert!(opens("-admin", 22), "ssh for the admins: {open:?}");
+    assert!(opens("-masters", 80) && opens("-masters", 443), "the Admin Router for the admins: {open:?}");
+    assert!(opens("-public-agents", 80) && opens("-public-agents", 443), "the public agents' ports: {open:?}");
 }
 
 /// DC/OS went on every node in its role, the masters before any agent, from

@@ -18,11 +18,29 @@ locals {
   # try(): file() fails on "" even in the branch a conditional does not take.
   public_key = var.ssh_public_key != "" ? var.ssh_public_key : try(file(pathexpand(var.ssh_public_key_file)), "")
   key_name   = local.create_key ? aws_key_pair.cluster[0].key_name : var.ssh_key_name
-  zone       = length(var.availability_zones) > 0 ? var.availability_zones[0] : data.aws_availability_zones.available[0].names[0]
-  subnet_id  = local.create_network ? aws_subnet.cluster[0].id : var.subnet_id
-  vpc_id     = local.create_network ? aws_vpc.cluster[0].id : data.aws_subnet.given[0].vpc_id
-  # DC/OS's admin router (http, https), Mesos, Marathon, Exhibitor and ssh.
-  admin_ports = [22, 80, 443, 5050, 8080, 8181]
+  # The profile's zone, else the first zone (by name) that needs no opt-in
+  # and offers every instance type the cluster uses: the region's first zone
+  # does not always (us-west-2a has no h1 instances, for one).
+  zone           = length(var.availability_zones) > 0 ? var.availability_zones[0] : try(local.zones_offering_every_type[0], null)
+  instance_types = distinct([for r in local.roles : r.type if r.count > 0])
+  offered = local.create_network && length(var.availability_zones) == 0 ? [
+    for i, t in data.aws_ec2_instance_type_offerings.zones[0].instance_types : "${data.aws_ec2_instance_type_offerings.zones[0].locations[i]}/${t}"
+  ] : []
+  zones_offering_every_type = local.create_network && length(var.availability_zones) == 0 ? [
+    for z in sort(data.aws_availability_zones.available[0].names) : z if alltrue([for t in local.instance_types : contains(local.offered, "${z}/${t}")])
+  ] : []
+  subnet_id = local.create_network ? aws_subnet.cluster[0].id : var.subnet_id
+  vpc_id    = local.create_network ? aws_vpc.cluster[0].id : data.aws_subnet.given[0].vpc_id
+  # What the world (admin_ips) may reach, as dcos-terraform's security groups
+  # (dcos-terraform/terraform-aws-security-groups) open it: ssh on every
+  # node, the Admin Router (80, 443) on the masters, and the public agents'
+  # load-balanced ports. Mesos (5050), Marathon (8080), Exhibitor (8181),
+  # ZooKeeper (2181) and the bootstrap node's serve port have no
+  # authentication in open-source DC/OS: only the cluster's own nodes reach
+  # them (the internal group), as terraform-dcos kept them inside the VPC.
+  master_ports       = [80, 443]
+  public_agent_ports = distinct(concat([80, 443, 9090], var.public_agents_additional_ports))
+  public_agents_ips  = length(var.public_agents_access_ips) > 0 ? var.public_agents_access_ips : var.admin_ips
   roles = {
     bootstrap     = { count = 1, type = var.bootstrap_instance_type, volume = var.bootstrap_root_volume_size }
     master        = { count = var.num_masters, type = var.masters_instance_type, volume = var.masters_root_volume_size }
@@ -34,9 +52,29 @@ locals {
   ]...)
 }
 
+# Zones an account can use without opting in (Local Zones and Wavelength
+# Zones need an opt-in, and not every instance type is offered in them).
 data "aws_availability_zones" "available" {
-  count = length(var.availability_zones) > 0 ? 0 : 1
+  count = local.create_network && length(var.availability_zones) == 0 ? 1 : 0
   state = "available"
+  filter {
+    name   = "opt-in-status"
+    values = ["opt-in-not-required"]
+  }
+}
+
+# Which of those zones offer the cluster's instance types.
+data "aws_ec2_instance_type_offerings" "zones" {
+  count         = local.create_network && length(var.availability_zones) == 0 ? 1 : 0
+  location_type = "availability-zone"
+  filter {
+    name   = "instance-type"
+    values = local.instance_types
+  }
+  filter {
+    name   = "location"
+    values = data.aws_availability_zones.available[0].names
+  }
 }
 
 data "aws_subnet" "given" {
@@ -59,6 +97,12 @@ resource "aws_subnet" "cluster" {
   availability_zone       = local.zone
   map_public_ip_on_launch = true
   tags                    = merge(var.tags, { Name = var.cluster_name })
+  lifecycle {
+    precondition {
+      condition     = local.zone != null
+      error_message = "No availability zone of this region needs no opt-in and offers every instance type of the cluster (${join(", ", local.instance_types)}): choose instance types the region offers, or set availability_zones in the cluster profile."
+    }
+  }
 }
 
 resource "aws_internet_gateway" "cluster" {
@@ -83,8 +127,8 @@ resource "aws_route_table_association" "cluster" {
   route_table_id = aws_route_table.cluster[0].id
 }
 
-# Everything inside the cluster talks to everything; the world gets nothing
-# but what admin_ips allows.
+# Everything inside the cluster talks to everything (the bootstrap node's
+# serve port, Mesos, Marathon, ZooKeeper, Exhibitor): only its own nodes.
 resource "aws_security_group" "internal" {
   name        = "${var.cluster_name}-internal"
   description = "DC/OS nodes of ${var.cluster_name}: all traffic between them"
@@ -106,10 +150,23 @@ resource "aws_security_group" "internal" {
 
 resource "aws_security_group" "admin" {
   name        = "${var.cluster_name}-admin"
-  description = "DC/OS nodes of ${var.cluster_name}: ssh, http(s) and the admin ports from admin_ips"
+  description = "DC/OS nodes of ${var.cluster_name}: ssh from admin_ips"
+  vpc_id      = local.vpc_id
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = var.admin_ips
+  }
+  tags = merge(var.tags, { Name = "${var.cluster_name}-admin" })
+}
+
+resource "aws_security_group" "masters" {
+  name        = "${var.cluster_name}-masters"
+  description = "DC/OS masters of ${var.cluster_name}: the Admin Router from admin_ips"
   vpc_id      = local.vpc_id
   dynamic "ingress" {
-    for_each = local.admin_ports
+    for_each = local.master_ports
     content {
       from_port   = ingress.value
       to_port     = ingress.value
@@ -117,7 +174,23 @@ resource "aws_security_group" "admin" {
       cidr_blocks = var.admin_ips
     }
   }
-  tags = merge(var.tags, { Name = "${var.cluster_name}-admin" })
+  tags = merge(var.tags, { Name = "${var.cluster_name}-masters" })
+}
+
+resource "aws_security_group" "public_agents" {
+  name        = "${var.cluster_name}-public-agents"
+  description = "DC/OS public agents of ${var.cluster_name}: their load-balanced ports"
+  vpc_id      = local.vpc_id
+  dynamic "ingress" {
+    for_each = local.public_agent_ports
+    content {
+      from_port   = ingress.value
+      to_port     = ingress.value
+      protocol    = "tcp"
+      cidr_blocks = local.public_agents_ips
+    }
+  }
+  tags = merge(var.tags, { Name = "${var.cluster_name}-public-agents" })
 }
 
 resource "aws_key_pair" "cluster" {
@@ -134,11 +207,15 @@ resource "aws_key_pair" "cluster" {
 }
 
 resource "aws_instance" "node" {
-  for_each                    = local.nodes
-  ami                         = var.aws_ami
-  instance_type               = each.value.type
-  subnet_id                   = local.subnet_id
-  vpc_security_group_ids      = [aws_security_group.internal.id, aws_security_group.admin.id]
+  for_each      = local.nodes
+  ami           = var.aws_ami
+  instance_type = each.value.type
+  subnet_id     = local.subnet_id
+  vpc_security_group_ids = concat(
+    [aws_security_group.internal.id, aws_security_group.admin.id],
+    each.value.role == "master" ? [aws_security_group.masters.id] : [],
+    each.value.role == "public-agent" ? [aws_security_group.public_agents.id] : [],
+  )
   key_name                    = local.key_name
   associate_public_ip_address = true
   root_block_device {

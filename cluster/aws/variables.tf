@@ -99,7 +99,7 @@ variable "public_agents_root_volume_size" {
 }
 
 variable "admin_ips" {
-  description = "CIDR blocks that may reach ssh, http(s) and the DC/OS admin ports (the machine running dcos-images must be in one)."
+  description = "CIDR blocks that may reach ssh on every node and the Admin Router (80, 443) on the masters (the machine running dcos-images must be in one). Mesos, Marathon, ZooKeeper and Exhibitor are never opened to them."
   type        = list(string)
   validation {
     condition     = length(var.admin_ips) > 0 && alltrue([for c in var.admin_ips : can(cidrhost(c, 0))])
@@ -125,8 +125,20 @@ variable "ssh_public_key_file" {
   default     = ""
 }
 
+variable "public_agents_access_ips" {
+  description = "CIDR blocks that may reach the public agents' ports (80, 443, 9090 and public_agents_additional_ports). Empty: admin_ips."
+  type        = list(string)
+  default     = []
+}
+
+variable "public_agents_additional_ports" {
+  description = "More TCP ports open on the public agents (an app's, behind Marathon-LB), as dcos-terraform's input of the same name."
+  type        = list(number)
+  default     = []
+}
+
 variable "availability_zones" {
-  description = "The first one holds the cluster's subnet. Empty: the region's first available zone."
+  description = "The first one holds the cluster's subnet. Empty: the first zone (by name) that needs no opt-in and offers every instance type of the cluster."
   type        = list(string)
   default     = []
 }

@@ -4,6 +4,9 @@
 use super::ToolCall;
 use std::path::{Path, PathBuf};
 
+/// Where `--dry-run` keeps terraform's plan, in the run's cluster directory.
+pub const PLAN_FILE: &str = "cluster.tfplan";
+
 #[derive(Debug, Clone)]
 pub struct Terraform {
     pub program: PathBuf,
@@ -22,8 +25,9 @@ impl Terraform {
         self.call("check the cluster module with terraform", &["validate", "-no-color"])
     }
     pub fn plan(&self) -> ToolCall {
-        // -lock=false: a preview writes no state.
-        self.call("preview the cluster with terraform plan", &["plan", "-input=false", "-lock=false", "-no-color"])
+        // -lock=false: a preview writes no state. The plan is kept for
+        // `terraform show` (what would be opened to whom, before any spend).
+        self.call("preview the cluster with terraform plan", &["plan", "-input=false", "-lock=false", "-no-color", &format!("-out={PLAN_FILE}")])
     }
     pub fn apply(&self) -> ToolCall {
         self.call("create the cluster with terraform", &["apply", "-auto-approve", "-input=false", "-no-color"])
