@@ -34,6 +34,9 @@ http_port=$(free_port)
 mkdir -p "$work/bin" "$work/bootstrap"
 printf '#!/bin/sh\nexec "$@"\n' >"$work/bin/sudo"
 chmod 755 "$work/bin/sudo"
+# Their docker: no engine runs here; the stand-in serves genconf/serve as
+# the nginx container would.
+cp "$here/tests/sandbox/docker" "$work/bin/docker"
 chmod 777 "$work/bootstrap"
 cat >"$work/sshd_config" <<CONF
 Port $ssh_port

@@ -96,11 +96,19 @@ pub struct InstallConfig {
     #[serde(default = "default_node_command")]
     pub node_command: String,
     /// On each master, until it exits 0: its post-start checks; `{{node_ip}}`.
-    #[serde(default = "default_check_command")]
-    pub check_command: String,
+    /// Default: the check the directory's DC/OS version has, as dcos-e2e runs
+    /// it (`dcos-check-runner check node-poststart` from 1.12 on,
+    /// `dcos-diagnostics check node-poststart` on 1.10 and 1.11).
+    #[serde(default)]
+    pub check_command: Option<String>,
     /// On the first master: prints the number of registered agents; `{{node_ip}}`.
     #[serde(default = "default_agents_command")]
     pub agents_command: String,
+    /// The image that serves genconf/serve on the bootstrap node (nginx, as
+    /// dcos-ansible's dcos_bootstrap role serves it). Pinned: an unpinned
+    /// `nginx` is whatever Docker Hub has that day.
+    #[serde(default = "default_nginx_image")]
+    pub nginx_image: String,
     /// How long the cluster may take to come up after the installation.
     #[serde(default = "default_install_timeout")]
     pub timeout_seconds: u64,
@@ -126,26 +134,30 @@ fn default_poll_seconds() -> u64 {
 }
 
 /// DC/OS's advanced installation, step 3 and 4: run the installer, then serve
-/// genconf/serve over HTTP (nginx in docker as DC/OS documents it when the
-/// image runs docker, else Python's HTTP server), and wait until it answers.
-/// The server's whole subshell is detached from the session's output: a
-/// process holding it would keep the ssh session, and the stage, open.
+/// genconf/serve over HTTP with nginx in docker (as dcos-ansible's
+/// dcos_bootstrap role does), and wait until it answers. The real
+/// `dcos_generate_config.sh` runs in docker and aborts without it ("docker
+/// should be installed and running"), so docker is checked first and its
+/// absence named. `:z` relabels genconf/serve for the container: on an
+/// SELinux-enforcing image (the tree's `selinux_enforcing` variants) nginx
+/// could not read it otherwise.
 pub const DEFAULT_BOOTSTRAP_COMMAND: &str = r#"set -e
 cd {{dir}}
+if ! sudo docker info >/dev/null 2>&1; then
+  echo "docker should be installed and running on the bootstrap node {{bootstrap_ip}}: dcos_generate_config.sh and the nginx serving genconf/serve run in docker" >&2
+  exit 1
+fi
 curl -fsSL --retry 3 -o dcos_generate_config.sh {{installer_url}}
 if [ -n {{installer_sha256}} ]; then echo {{installer_sha256}}'  dcos_generate_config.sh' | sha256sum -c -; fi
 sudo bash dcos_generate_config.sh
 test -f genconf/serve/dcos_install.sh
-if command -v docker >/dev/null 2>&1 && sudo docker info >/dev/null 2>&1; then
-  sudo docker rm -f dcos-images-bootstrap >/dev/null 2>&1 || true
-  sudo docker run -d --name dcos-images-bootstrap -p {{bootstrap_ip}}:{{port}}:80 -v "$PWD/genconf/serve:/usr/share/nginx/html:ro" nginx
-elif command -v python3 >/dev/null 2>&1; then
-  (cd genconf/serve && exec nohup python3 -m http.server {{port}} --bind {{bootstrap_ip}}) >serve.log 2>&1 </dev/null &
-else
-  (cd genconf/serve && exec nohup python -m SimpleHTTPServer {{port}}) >serve.log 2>&1 </dev/null &
-fi
+sudo docker rm -f dcos-images-bootstrap >/dev/null 2>&1 || true
+sudo docker run -d --name dcos-images-bootstrap -p {{bootstrap_ip}}:{{port}}:80 -v "$PWD/genconf/serve:/usr/share/nginx/html:ro,z" {{nginx_image}}
 for i in $(seq 60); do curl -fs -o /dev/null {{bootstrap_url}}/dcos_install.sh && exit 0; sleep 1; done
 echo "nothing serves {{bootstrap_url}}/dcos_install.sh" >&2; exit 1"#;
+
+/// nginx's official image at a fixed release.
+pub const DEFAULT_NGINX_IMAGE: &str = "docker.io/library/nginx:1.27.3-alpine";
 
 /// DC/OS's advanced installation, step 5 and 6, on one node.
 pub const DEFAULT_NODE_COMMAND: &str = r#"set -e
@@ -153,11 +165,12 @@ cd "$(mktemp -d)"
 curl -fsSL --retry 3 -o dcos_install.sh {{bootstrap_url}}/dcos_install.sh
 sudo bash dcos_install.sh {{role}}"#;
 
-/// DC/OS's post-start node checks (dcos-check-runner, DC/OS >= 1.12).
-pub const DEFAULT_CHECK_COMMAND: &str = "sudo /opt/mesosphere/bin/dcos-shell dcos-check-runner check node-poststart";
-
-/// Mesos' own count of registered agents.
-pub const DEFAULT_AGENTS_COMMAND: &str = r#"curl -fsS http://{{node_ip}}:5050/slaves | /opt/mesosphere/bin/dcos-shell python -c 'import json, sys; print(len(json.load(sys.stdin)["slaves"]))'"#;
+/// Mesos' own count of registered agents. `-L`: a master that is not the
+/// leader answers with a 307 to the leader (Mesos' master/http.cpp,
+/// `redirect`: `//<leader>:5050/master/slaves`); without following it the
+/// body is empty and the count never comes. While no leader is elected a
+/// master answers 503, and the next poll asks again.
+pub const DEFAULT_AGENTS_COMMAND: &str = r#"curl -fsSL --max-redirs 3 http://{{node_ip}}:5050/slaves | /opt/mesosphere/bin/dcos-shell python -c 'import json, sys; print(len(json.load(sys.stdin)["slaves"]))'"#;
 
 fn default_bootstrap_command() -> String {
     DEFAULT_BOOTSTRAP_COMMAND.into()
@@ -165,8 +178,8 @@ fn default_bootstrap_command() -> String {
 fn default_node_command() -> String {
     DEFAULT_NODE_COMMAND.into()
 }
-fn default_check_command() -> String {
-    DEFAULT_CHECK_COMMAND.into()
+fn default_nginx_image() -> String {
+    DEFAULT_NGINX_IMAGE.into()
 }
 fn default_agents_command() -> String {
     DEFAULT_AGENTS_COMMAND.into()
@@ -180,7 +193,8 @@ impl Default for InstallConfig {
             bootstrap_port: default_bootstrap_port(),
             bootstrap_command: default_bootstrap_command(),
             node_command: default_node_command(),
-            check_command: default_check_command(),
+            check_command: None,
+            nginx_image: default_nginx_image(),
             agents_command: default_agents_command(),
             timeout_seconds: default_install_timeout(),
             poll_seconds: default_poll_seconds(),

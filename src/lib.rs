@@ -9,6 +9,7 @@ pub mod changed;
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod dcos;
 pub mod diagnostic;
 pub mod error;
 pub mod formats;

@@ -1,6 +1,6 @@
 //! `base-images refresh` against moto seeded with vendor images (moto reads
 //! the images of every region from the file MOTO_AMIS_PATH names: owner
-//! ids, names, creation dates, states; tests/sandbox/moto_server_with_amis.py
+//! ids, names, creation dates, states; tests/sandbox/moto_server.py
 //! works around moto loading them for one region only).
 
 mod common;
@@ -52,7 +52,7 @@ impl Moto {
         let amis = dir.path().join("amis.json");
         std::fs::write(&amis, images.to_string()).unwrap();
         let port = free_port();
-        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sandbox/moto_server_with_amis.py");
+        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sandbox/moto_server.py");
         let mut child = Command::new("python3")
             .args([launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_AMIS_PATH", &amis)

@@ -232,7 +232,7 @@ fn a_legacy_profile_creates_the_cluster_it_describes_kept_then_destroyed_by_run_
         ("instance", 5),
         ("vpc", 1),
         ("subnet", 1),
-        ("security-group", 2),
+        ("security-group", 4),
         ("key-pair", 0),
         ("volume", 5),
         ("internet-gateway", 1),
@@ -493,7 +493,8 @@ fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module
     // cluster goes to the first zone that offers m5.xlarge and h1.2xlarge.
     let profile = tree.join(dir).join("cluster_profile.tfvars");
     let text = std::fs::read_to_string(&profile).unwrap();
-    std::fs::write(&profile, text.replace("aws_agent_instance_type        = \"m5.xlarge\"", "aws_agent_instance_type = \"h1.2xlarge\"")).unwrap();
+    std::fs::write(&profile, text.replace("aws_agent_instance_type        = \"m5.xlarge\"", "aws_agent_instance_type = \"h1.2xlarge\""))
+        .unwrap();
     Test::new()
         .envs(&sb.env())
         .args(["--root", tree.to_str().unwrap(), "qualify", "--dry-run", "--run-dir", sb.run_dir().to_str().unwrap()])
@@ -542,10 +543,8 @@ fn planned_zone(sb: &Sandbox, run_dir: &Path) -> String {
 /// address outside the VPC.
 fn check_no_unauthenticated_port_is_open_to_the_world(sb: &Sandbox, run_dir: &Path) {
     let all = planned_resources(&planned(sb, run_dir));
-    let vpc_cidr = all.iter().find(|r| r["type"] == "aws_vpc").expect("the module creates a VPC")["values"]["cidr_block"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let vpc_cidr =
+        all.iter().find(|r| r["type"] == "aws_vpc").expect("the module creates a VPC")["values"]["cidr_block"].as_str().unwrap().to_owned();
     assert!(!all.iter().any(|r| r["type"] == "aws_security_group_rule" || r["type"] == "aws_vpc_security_group_ingress_rule"));
     // (group name, from, to, cidr) of every ingress rule that names addresses.
     let mut open = Vec::new();
@@ -554,7 +553,9 @@ fn check_no_unauthenticated_port_is_open_to_the_world(sb: &Sandbox, run_dir: &Pa
         for rule in sg["values"]["ingress"].as_array().into_iter().flatten() {
             let (from, to) = (rule["from_port"].as_u64().unwrap(), rule["to_port"].as_u64().unwrap());
             let all_ports = rule["protocol"] == "-1";
-            for cidr in rule["cidr_blocks"].as_array().into_iter().flatten().chain(rule["ipv6_cidr_blocks"].as_array().into_iter().flatten()) {
+            for cidr in
+                rule["cidr_blocks"].as_array().into_iter().flatten().chain(rule["ipv6_cidr_blocks"].as_array().into_iter().flatten())
+            {
                 let (from, to) = if all_ports { (0, 65535) } else { (from, to) };
                 open.push((name.clone(), from, to, cidr.as_str().unwrap().to_owned()));
             }
@@ -596,6 +597,13 @@ fn check_installed(sb: &Sandbox, j: &serde_json::Value) {
         config["bootstrap_url"].as_str().unwrap(),
         format!("http://{}:{}", outputs["bootstrap_private_ip"].as_str().unwrap(), sb.http_port)
     );
+    // genconf/serve was served by the pinned nginx image, mounted so that
+    // SELinux lets the container read it.
+    let bootstrap = outputs["bootstrap_private_ip"].as_str().unwrap();
+    let run = std::fs::read_to_string(sb.dir.path().join("bootstrap/.docker").join(bootstrap).join("dcos-images-bootstrap.run")).unwrap();
+    assert!(run.ends_with(" docker.io/library/nginx:1.27.3-alpine\n"), "{run}");
+    assert!(run.contains("/genconf/serve:/usr/share/nginx/html:ro,z "), "{run}");
+    assert!(run.contains(&format!("-p {bootstrap}:{}:80 ", sb.http_port)), "{run}");
 }
 
 fn append_config(repo: &Path, text: &str) {
@@ -781,4 +789,77 @@ fn an_installer_whose_checksum_differs_is_refused_on_the_bootstrap_node() {
     assert_eq!(sb.installed_nodes(j["run_id"].as_str().unwrap()), vec![], "no node installed from it");
     assert_eq!(j["cluster"]["state"], "destroyed");
     assert!(sb.live_instances("us-west-2").is_empty());
+}
+
+/// A copy of the sandbox's build directory as DC/OS `version`'s, testing the
+/// recorded image (moto's seeded ami-1812c061) without a build.
+fn copy_as_dcos(repo: &Path, version: &str, masters: u32) -> String {
+    let dir = format!("centos/7.8/aws/DCOS-{version}/docker-19.03.12");
+    let (from, to) = (repo.join(BUILD_DIR), repo.join(&dir));
+    std::fs::create_dir_all(&to).unwrap();
+    for f in ["packer.json", "install_dcos_prerequisites.sh", "cluster_profile.tfvars"] {
+        let text = std::fs::read_to_string(from.join(f)).unwrap();
+        let text = text
+            .replace("DCOS-2.1.1", &format!("DCOS-{version}"))
+            .replace("dcos_version = \"2.1.1\"", &format!("dcos_version = \"{version}\""))
+            .replace("num_masters = 1", &format!("num_masters = {masters}"));
+        std::fs::write(to.join(f), text).unwrap();
+    }
+    std::fs::set_permissions(to.join("install_dcos_prerequisites.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(to.join("dcos_images.yaml"), "us-west-2: ami-1812c061\n").unwrap();
+    // (The sandbox suite expects one master.)
+    let skip = if masters == 1 { "not deliberately" } else { "not deliberately and not master_hosts" };
+    std::fs::write(
+        to.join("publish_and_test_config.yaml"),
+        format!("publish_dcos_images_after: never\nrun_framework_tests: false\ntests_to_run:\n  - -k '{skip}'\n"),
+    )
+    .unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", &format!("DC/OS {version}")]);
+    dir
+}
+
+#[test]
+fn three_masters_of_dcos_1_11_come_up_through_the_leader_with_dcos_diagnostics() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let dir = copy_as_dcos(&repo, "1.11.12", 3);
+    // The stand-in installer as DC/OS 1.11's: its nodes have dcos-diagnostics, no dcos-check-runner.
+    append_config(&repo, "dcos:\n  config:\n    dcos_images_sandbox_release: \"1.11.12\"\n");
+    let plan = sb.qualify(&repo, &["--dry-run", &dir]).status(0).stdout;
+    assert!(
+        plan.contains("  post-start check: sudo /opt/mesosphere/bin/dcos-diagnostics check node-poststart (DC/OS 1.10 and 1.11)\n"),
+        "{plan}"
+    );
+    assert!(plan.contains("wait until it is up (post-start checks: dcos-diagnostics)"), "{plan}");
+    std::fs::remove_dir_all(sb.run_dir()).unwrap();
+    let out = sb.qualify(&repo, &[&dir]).status(0);
+    // The first master, which the wait asks, does not lead: it redirected to the one that does.
+    assert!(out.stderr.contains("masters passing their checks: 3/3, agents registered: 3/3"), "{}", out.stderr);
+    let j = journal(&sb);
+    let masters: Vec<&str> =
+        j["cluster"]["outputs"]["masters_private_ips"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert_eq!(masters.len(), 3);
+    let installed = sb.installed_nodes(j["run_id"].as_str().unwrap());
+    assert_eq!(installed.iter().filter(|n| n.1 == "master").count(), 3, "{installed:?}");
+    let state = sb.dir.path().join("bootstrap").join(j["run_id"].as_str().unwrap()).join("installed");
+    assert_eq!(std::fs::read_to_string(state.join("check_tool")).unwrap().trim(), "dcos-diagnostics");
+    assert!(sb.live_instances("us-west-2").is_empty());
+}
+
+#[test]
+fn a_bootstrap_node_without_a_running_docker_is_named_before_the_installer_runs() {
+    let sb = Sandbox::start();
+    let repo = sb.repo();
+    let dir = copy_as_dcos(&repo, "2.2.0", 1);
+    std::fs::create_dir_all(sb.dir.path().join("bootstrap/.docker")).unwrap();
+    std::fs::write(sb.dir.path().join("bootstrap/.docker/stopped"), "").unwrap();
+    let out = sb.qualify(&repo, &[&dir]).status(3);
+    let j = journal(&sb);
+    let bootstrap = j["cluster"]["outputs"]["bootstrap_private_ip"].as_str().unwrap().to_owned();
+    assert!(out.stderr.contains(&format!("the DC/OS installation failed on the bootstrap {bootstrap}")), "{}", out.stderr);
+    assert!(out.stderr.contains("docker should be installed and running"), "{}", out.stderr);
+    let installed = sb.dir.path().join("bootstrap").join(j["run_id"].as_str().unwrap()).join("installed");
+    assert!(!installed.exists(), "the installer never ran");
+    assert!(sb.live_instances("us-west-2").is_empty(), "the cluster is destroyed");
 }

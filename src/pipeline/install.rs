@@ -8,6 +8,7 @@
 
 use super::cluster::ClusterOutputs;
 use crate::config::{ConnectTo, DcosConfig, InstallConfig, DCOS_CONFIG_OWN_KEYS};
+use crate::dcos::Installer;
 use crate::tools::ssh::shell_quote;
 use serde_json::{json, Value};
 
@@ -121,24 +122,6 @@ impl Nodes {
     }
 }
 
-/// Where and how the installer is fetched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Installer {
-    pub url: String,
-    pub sha256: Option<String>,
-}
-
-impl Installer {
-    /// The profile's `custom_dcos_download_path`, else the DC/OS version's
-    /// stable installer.
-    pub fn of(download_url: Option<&str>, dcos_version: &str, sha256: Option<&str>) -> Installer {
-        let url = download_url
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("https://downloads.dcos.io/dcos/stable/{dcos_version}/dcos_generate_config.sh"));
-        Installer { url, sha256: sha256.map(str::to_owned) }
-    }
-}
-
 /// `dcos.config` checked: none of the keys that describe the cluster itself.
 pub fn check_dcos_config(dcos: &DcosConfig) -> Result<(), String> {
     match dcos.config.keys().find(|k| DCOS_CONFIG_OWN_KEYS.contains(&k.as_str())) {
@@ -213,6 +196,7 @@ pub struct CommandVars<'a> {
     pub port: u16,
     pub role: &'a str,
     pub node_ip: &'a str,
+    pub nginx_image: &'a str,
 }
 
 impl CommandVars<'_> {
@@ -232,6 +216,7 @@ pub fn render(what: &str, template: &str, vars: &CommandVars) -> Result<String, 
         "bootstrap_url": shell_quote(&vars.bootstrap_url()),
         "role": shell_quote(vars.role),
         "node_ip": shell_quote(vars.node_ip),
+        "nginx_image": shell_quote(vars.nginx_image),
     });
     handlebars().render_template(template, &data).map_err(|e| format!("cannot render {what}: {e}"))
 }
@@ -240,15 +225,24 @@ pub fn render(what: &str, template: &str, vars: &CommandVars) -> Result<String, 
 /// variable is found before anything is spent.
 pub fn check_templates(install: &InstallConfig) -> Result<(), String> {
     let installer = Installer { url: "https://example.invalid/dcos_generate_config.sh".into(), sha256: None };
-    let vars =
-        CommandVars { dir: "d", installer: Some(&installer), bootstrap_ip: "10.0.0.1", port: 8080, role: "master", node_ip: "10.0.0.2" };
+    let vars = CommandVars {
+        dir: "d",
+        installer: Some(&installer),
+        bootstrap_ip: "10.0.0.1",
+        port: 8080,
+        role: "master",
+        node_ip: "10.0.0.2",
+        nginx_image: "nginx",
+    };
     for (what, t) in [
-        ("install.bootstrap_command", &install.bootstrap_command),
-        ("install.node_command", &install.node_command),
-        ("install.check_command", &install.check_command),
-        ("install.agents_command", &install.agents_command),
+        ("install.bootstrap_command", Some(&install.bootstrap_command)),
+        ("install.node_command", Some(&install.node_command)),
+        ("install.check_command", install.check_command.as_ref()),
+        ("install.agents_command", Some(&install.agents_command)),
     ] {
-        render(what, t, &vars)?;
+        if let Some(t) = t {
+            render(what, t, &vars)?;
+        }
     }
     if install.poll_seconds == 0 || install.timeout_seconds == 0 {
         return Err("install.poll_seconds and install.timeout_seconds must be at least 1".into());
@@ -308,6 +302,7 @@ mod stage {
                 port: install.bootstrap_port,
                 role: "",
                 node_ip: "",
+                nginx_image: &install.nginx_image,
             };
             let bootstrap_url = base.bootstrap_url();
 
@@ -415,7 +410,7 @@ mod stage {
                 .iter()
                 .map(|m| {
                     let vars = install::CommandVars { node_ip: &m.private_ip, ..Default::default() };
-                    install::render("install.check_command", &install.check_command, &vars)
+                    install::render("install.check_command", &self.plan.check_command, &vars)
                         .map(|c| ssh.run(&format!("check the master {}", m.private_ip), user, &m.address, &c))
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -458,7 +453,7 @@ mod stage {
                     return Err(StageError::tool(
                         format!(
                             "DC/OS did not come up within {} s (install.timeout_seconds): {state}; on a master, `sudo journalctl -u dcos-mesos-master` and `{}` tell why",
-                            install.timeout_seconds, crate::config::DEFAULT_CHECK_COMMAND
+                            install.timeout_seconds, self.plan.check_command
                         ),
                     ));
                 }
@@ -505,7 +500,8 @@ mod tests {
 
     #[test]
     fn templates_get_quoted_values_and_typos_are_errors() {
-        let installer = Installer::of(None, "2.1.1", Some("ab12"));
+        let installer =
+            Installer { url: "https://downloads.dcos.io/dcos/stable/2.1.1/dcos_generate_config.sh".into(), sha256: Some("ab12".into()) };
         assert_eq!(installer.url, "https://downloads.dcos.io/dcos/stable/2.1.1/dcos_generate_config.sh");
         let vars = CommandVars {
             dir: "dcos images/r1",
@@ -514,12 +510,13 @@ mod tests {
             port: 8080,
             role: "slave_public",
             node_ip: "10.0.1.9",
+            nginx_image: "nginx:1",
         };
         let c = render("t", "cd {{dir}} && get {{installer_url}} {{installer_sha256}} && x {{bootstrap_url}} {{role}}", &vars).unwrap();
         assert_eq!(c, "cd 'dcos images/r1' && get https://downloads.dcos.io/dcos/stable/2.1.1/dcos_generate_config.sh ab12 && x http://10.0.1.4:8080 slave_public");
         assert!(render("install.node_command", "{{bootsrap_url}}", &vars).unwrap_err().contains("install.node_command"));
         check_templates(&InstallConfig::default()).unwrap();
-        let bad = InstallConfig { check_command: "{{nod_ip}}".into(), ..InstallConfig::default() };
+        let bad = InstallConfig { check_command: Some("{{nod_ip}}".into()), ..InstallConfig::default() };
         assert!(check_templates(&bad).unwrap_err().contains("install.check_command"));
     }
 

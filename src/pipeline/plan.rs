@@ -77,7 +77,12 @@ pub struct Plan {
     /// The cluster profile, typed.
     pub spec: ClusterSpec,
     /// The DC/OS installer the cluster is installed with.
-    pub installer: super::install::Installer,
+    pub installer: crate::dcos::Installer,
+    /// The post-start check every master must pass (`install.check_command`,
+    /// else the one the DC/OS version has).
+    pub check_command: String,
+    /// Where the check comes from, for the plan (`DC/OS 1.10 and 1.11`).
+    pub check_source: &'static str,
     /// The image `--dry-run` previews the cluster with: the recorded one
     /// (`never`), else the base image of the cluster's region.
     pub preview_image: String,
@@ -107,6 +112,8 @@ impl Plan {
         for (region, image) in &self.base_images {
             let _ = writeln!(out, "  base image:     {region} {image} (from {})", self.base_images_file);
         }
+        let _ = writeln!(out, "  installer:      {}", self.installer.url);
+        let _ = writeln!(out, "  post-start check: {} ({})", self.check_command, self.check_source);
         let n = self.spec.node_counts();
         let _ = writeln!(
             out,
@@ -188,8 +195,16 @@ pub(super) fn make_plan(
             .and_then(|()| install::check_dcos_config(&root_config.dcos))
             .map_err(|e| Error::usage(e, "fix install.* / dcos.config in dcos-images.yaml (README.md, Configuration)"))?;
     }
-    let dcos_version = spec.dcos_version.clone().unwrap_or_else(|| d.dir.coords.dcos_version.clone());
-    let installer = install::Installer::of(spec.download_url.as_deref(), &dcos_version, spec.download_sha256.as_deref());
+    let dcos_version = crate::dcos::version_of(&spec, &d.dir.coords.dcos_version).to_owned();
+    // validate refuses a directory without an installer before this; the
+    // same rule, asked again, keeps the plan total.
+    let installer = crate::dcos::installer(&spec, &d.dir.coords.dcos_version)
+        .map_err(|no| Error::usage(format!("{profile_file}: {}", no.message), no.hint))?;
+    let post_start = crate::dcos::post_start_check(&dcos_version);
+    let (check_command, check_tool, check_source) = match &root_config.install.check_command {
+        Some(c) => (c.clone(), "install.check_command", "dcos-images.yaml"),
+        None => (post_start.command.to_owned(), post_start.tool, post_start.versions),
+    };
     let step = config.publish_dcos_images_after;
     let up = opts.cluster_up.as_ref();
     let never = step == PublishStep::Never;
@@ -288,7 +303,9 @@ pub(super) fn make_plan(
         (!root_config.install.enabled).then(|| "install.enabled is false: the cluster module installs DC/OS".to_owned()).or(dry.clone());
     stages.push(stage(
         StageKind::InstallDcos,
-        &format!("install DC/OS {dcos_version} over ssh: the bootstrap node, the masters, then the agents; wait until it is up"),
+        &format!(
+            "install DC/OS {dcos_version} over ssh: the bootstrap node, the masters, then the agents; wait until it is up (post-start checks: {check_tool})"
+        ),
         None,
         install_skip,
     ));
@@ -346,6 +363,8 @@ pub(super) fn make_plan(
         cluster_region,
         spec,
         installer,
+        check_command,
+        check_source,
         preview_image,
         recorded_images,
         keep_until,

@@ -27,7 +27,10 @@ impl Terraform {
     pub fn plan(&self) -> ToolCall {
         // -lock=false: a preview writes no state. The plan is kept for
         // `terraform show` (what would be opened to whom, before any spend).
-        self.call("preview the cluster with terraform plan", &["plan", "-input=false", "-lock=false", "-no-color", &format!("-out={PLAN_FILE}")])
+        self.call(
+            "preview the cluster with terraform plan",
+            &["plan", "-input=false", "-lock=false", "-no-color", &format!("-out={PLAN_FILE}")],
+        )
     }
     pub fn apply(&self) -> ToolCall {
         self.call("create the cluster with terraform", &["apply", "-auto-approve", "-input=false", "-no-color"])

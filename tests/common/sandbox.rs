@@ -111,6 +111,9 @@ impl Sandbox {
         std::fs::create_dir_all(d.join("bin")).unwrap();
         std::fs::write(d.join("bin/sudo"), "#!/bin/sh\nexec \"$@\"\n").unwrap();
         std::fs::set_permissions(d.join("bin/sudo"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        // Their `docker`: no engine runs here; tests/sandbox/docker serves
+        // genconf/serve as the nginx container would.
+        std::fs::copy(super::manifest_dir().join("tests/sandbox/docker"), d.join("bin/docker")).unwrap();
         // The bootstrap node's work directories (install.bootstrap_dir), written as the sandbox user.
         std::fs::create_dir_all(d.join("bootstrap")).unwrap();
         std::fs::set_permissions(d.join("bootstrap"), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
