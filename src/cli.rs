@@ -374,7 +374,7 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             // after, and only the selected ones are checked.
             let layout = Layout::discover(&inv.root, &inv.config.tree.exclude, &|_, _| true)?;
             let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, paths)?;
-            let diags: Vec<_> = validate::validate_layout(&layout, &|d| selection.checks(d))
+            let diags: Vec<_> = validate::validate_layout(&layout, validate::Rules::of(&inv.config), &|d| selection.checks(d))
                 .into_iter()
                 .filter(|d| !inv.ignore.contains(&d.code))
                 .filter(|d| selection.keeps(d, &layout.base_images, layout.dirs.iter()))

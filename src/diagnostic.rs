@@ -65,7 +65,11 @@ codes! {
     DescriptionMismatch => "description-mismatch", Warning, "ami_description is not the build directory's path";
     Unpublishable => "unpublishable", Error, "publish after integration_tests while run_integration_tests is false";
     NeverWithoutImages => "never-without-images", Error, "publish step never and no dcos_images.yaml to test";
-    ReservedTfvar => "reserved-tfvar", Error, "the cluster profile sets a variable the pipeline sets";
+    ReservedTfvar => "reserved-tfvar", Error, "the cluster profile sets a variable the pipeline sets (ssh_user: to another user than packer's)";
+    RedundantVariable => "redundant-variable", Warning, "the cluster profile sets ssh_user to packer.json's ssh_username, which the pipeline sets anyway";
+    MissingVariable => "missing-variable", Error, "the cluster profile lacks what the built-in cluster module needs (admin_ips, an ssh key)";
+    NoInstaller => "no-installer", Error, "no DC/OS installer can be fetched: a version with no stable download, or Enterprise, without custom_dcos_download_path";
+    GoneMirror => "gone-mirror", Warning, "install_dcos_prerequisites.sh names a package mirror that no longer exists (mirrorlist.centos.org)";
     UnknownVariable => "unknown-variable", Error, "the cluster profile sets a variable that neither vocabulary knows";
     LegacyVariable => "legacy-variable", Warning, "the cluster profile uses a terraform-dcos name (with the current one)";
     DuplicateKey => "duplicate-key", Error, "a key set twice in one file";

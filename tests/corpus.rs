@@ -193,10 +193,10 @@ const CORPUS_PROFILE: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinu
 #[test]
 fn streaming_validation_finds_what_the_loaded_tree_has() {
     use dcos_images::tree::{Layout, Tree};
-    use dcos_images::validate::{validate, validate_layout};
-    let loaded = validate(&Tree::load(&corpus(), &[]).unwrap());
+    use dcos_images::validate::{validate, validate_layout, Rules};
+    let loaded = validate(&Tree::load(&corpus(), &[]).unwrap(), Rules::default());
     let layout = Layout::discover(&corpus(), &[], &|_, _| true).unwrap();
-    let streamed = validate_layout(&layout, &|_| true);
+    let streamed = validate_layout(&layout, Rules::default(), &|_| true);
     assert!(loaded.len() > 3000, "{}", loaded.len());
     assert!(
         loaded.iter().any(|d| d.code == dcos_images::diagnostic::Code::ImageReused)
@@ -205,7 +205,7 @@ fn streaming_validation_finds_what_the_loaded_tree_has() {
     assert_eq!(streamed, loaded);
 
     let under = "centos/7.8/";
-    let partial = validate_layout(&layout, &|d| d.rel.starts_with(under));
+    let partial = validate_layout(&layout, Rules::default(), &|d| d.rel.starts_with(under));
     let of_dirs = |diags: &[dcos_images::diagnostic::Diagnostic]| -> Vec<_> {
         diags.iter().filter(|d| d.build_dir.as_deref().is_some_and(|b| b.starts_with(under))).cloned().collect()
     };

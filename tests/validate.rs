@@ -256,3 +256,42 @@ fn links_in_a_build_directory_are_followed_and_dangling_ones_are_missing() {
     let (_, found, _) = diagnostics(tree.path());
     assert!(found.contains(&format!("missing-file {rel}/packer.json:15")), "{found:?}");
 }
+
+/// What qualify refuses before anything is spent, validate reports first,
+/// from the same rule: qualify (even --dry-run) stops with exit 2 and the
+/// validator's own finding, before locating or running any tool.
+#[test]
+fn validate_and_qualify_refuse_the_same_directories() {
+    for (overlay, dir, says) in [
+        (
+            "missing-variable",
+            "centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/tmp_noexec",
+            "error[missing-variable]: the profile says nothing about who may reach the cluster",
+        ),
+        ("no-installer.beta", "centos/7.8/aws/DCOS-2.2.0-beta1/docker-19.03.12", "DC/OS 2.2.0-beta1 has no stable download"),
+        ("no-installer.ee", "centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/tmp_noexec", "has no public download"),
+    ] {
+        let tree = valid_tree();
+        copy_tree(&fixtures().join("codes").join(overlay).join("tree"), tree.path());
+        let validated = Test::new().root(tree.path()).args(["validate"]).status(1);
+        assert!(validated.stdout.contains(says), "{overlay}: {}", validated.stdout);
+        let runs = tempfile::tempdir().unwrap();
+        let refused = Test::new()
+            .root(tree.path())
+            .env("PATH", "/nonexistent")
+            .args(["qualify", "--dry-run", "--run-dir", runs.path().to_str().unwrap(), tree.path().join(dir).to_str().unwrap()])
+            .status(2);
+        assert!(refused.stderr.contains(says), "{overlay}: {}", refused.stderr);
+        assert!(refused.stderr.contains("custom_dcos_download_path") || overlay == "missing-variable", "{}", refused.stderr);
+    }
+    // Equal to packer's ssh_username: a warning, and nothing refuses the directory.
+    let tree = valid_tree();
+    copy_tree(&fixtures().join("codes/redundant-variable/tree"), tree.path());
+    let out = Test::new().root(tree.path()).args(["validate"]).status(0);
+    assert!(out.stdout.contains("warning[redundant-variable]: `ssh_user = \"centos\"` is packer.json's ssh_username"), "{}", out.stdout);
+    // Different: the error names both.
+    let profile = tree.path().join("centos/7.8/aws/DCOS-2.1.1/docker-19.03.12/cluster_profile.tfvars");
+    std::fs::write(&profile, std::fs::read_to_string(&profile).unwrap().replace("ssh_user = \"centos\"", "ssh_user = \"opc\"")).unwrap();
+    let out = Test::new().root(tree.path()).args(["validate"]).status(1);
+    assert!(out.stdout.contains("`ssh_user` is `opc` but packer.json's ssh_username is `centos`"), "{}", out.stdout);
+}

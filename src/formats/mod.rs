@@ -9,6 +9,7 @@ pub mod image_id;
 pub mod json_keys;
 pub mod junit;
 pub mod packer;
+pub mod prerequisites;
 pub mod profile;
 pub mod publish_config;
 pub mod tfvars;

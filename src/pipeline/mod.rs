@@ -113,7 +113,7 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
         ));
     }
     let dirs = resolve(root, tree, &opts.build_dirs)?;
-    refuse_invalid(tree, &dirs)?;
+    refuse_invalid(tree, config, &dirs)?;
     let tools = Tools { packer: tools::locate(Tool::Packer, None)?, terraform: tools::locate(Tool::Terraform, None)? };
     tools::locate(Tool::Ssh, None)?;
     let plans: Vec<Plan> = dirs.iter().map(|d| plan::make_plan(tree, config, d, &tools, opts)).collect::<Result<_, _>>()?;
@@ -221,9 +221,9 @@ fn resolve<'t>(root: &Path, tree: &'t Tree, paths: &[PathBuf]) -> Result<Vec<&'t
 }
 
 /// A validation error stops the run before anything else.
-fn refuse_invalid(tree: &Tree, dirs: &[&LoadedBuildDir]) -> Result<(), Error> {
+fn refuse_invalid(tree: &Tree, config: &RootConfig, dirs: &[&LoadedBuildDir]) -> Result<(), Error> {
     let selected: Vec<&str> = dirs.iter().map(|d| d.dir.rel.as_str()).collect();
-    let errors: Vec<_> = crate::validate::validate(tree)
+    let errors: Vec<_> = crate::validate::validate(tree, crate::validate::Rules::of(config))
         .into_iter()
         .filter(|d| d.severity == Severity::Error)
         .filter(|d| match &d.build_dir {

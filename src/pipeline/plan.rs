@@ -166,22 +166,6 @@ pub(super) fn make_plan(
     let profile = d.profile.as_ref().and_then(|p| p.value()).expect("a valid build directory has a profile");
     let spec = crate::formats::profile::read(profile).spec;
     let profile_file = d.profile.as_ref().map(|p| p.rel.clone()).unwrap_or_default();
-    if root_config.cluster.module.is_none() {
-        // What the built-in module needs and has no default for: refused
-        // before anything is spent, not after the image is built.
-        if spec.admin_ips.is_empty() {
-            return Err(Error::usage(
-                format!("{profile_file}: the profile says nothing about who may reach the cluster"),
-                "set admin_ips = [\"<your address>/32\"] (terraform-dcos: admin_cidr): dcos-images connects to the nodes over ssh",
-            ));
-        }
-        if spec.ssh_keys.is_empty() {
-            return Err(Error::usage(
-                format!("{profile_file}: the profile gives the nodes no ssh key"),
-                "set ssh_key_name (an EC2 key pair whose private key your ssh-agent holds) or ssh_public_key_file",
-            ));
-        }
-    }
     let base_images =
         template.builders.iter().filter_map(|b| b.region.clone()).filter_map(|r| base_map.get(&r).map(|i| (r, i.to_owned()))).collect();
     let build_region = template.builders.first().and_then(|b| b.region.as_deref());

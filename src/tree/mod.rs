@@ -186,6 +186,8 @@ pub struct LoadedBuildDir {
     pub dcos_images: Option<TreeFile<DcosImages>>,
     pub history: Option<TreeFile<BuildHistory>>,
     pub has_install_script: bool,
+    /// install_dcos_prerequisites.sh, read for the mirrors it names.
+    pub install_script: Option<TreeFile<()>>,
     pub has_setup_sh: bool,
 }
 
@@ -223,6 +225,9 @@ impl LoadedBuildDir {
             out.extend(of(f));
         }
         if let Some(f) = &self.history {
+            out.extend(of(f));
+        }
+        if let Some(f) = &self.install_script {
             out.extend(of(f));
         }
         out
@@ -490,6 +495,7 @@ pub fn load_build_dir(dir: BuildDir) -> LoadedBuildDir {
     let publish_config = files.read(PUBLISH_CONFIG, PublishTestConfig::parse);
     let dcos_images = files.read(DCOS_IMAGES, DcosImages::parse);
     let history = files.read(HISTORY, BuildHistory::parse);
+    let install_script = files.read(INSTALL_SCRIPT, crate::formats::prerequisites::parse);
     drop(files);
     LoadedBuildDir {
         packer,
@@ -499,6 +505,7 @@ pub fn load_build_dir(dir: BuildDir) -> LoadedBuildDir {
         dcos_images,
         history,
         has_install_script: dir.is_file(INSTALL_SCRIPT),
+        install_script,
         has_setup_sh: dir.is_file(LEGACY_SETUP),
         dir,
     }

@@ -3,6 +3,7 @@
 
 pub mod output;
 
+use crate::config::RootConfig;
 use crate::diagnostic::{Code, Diagnostic, FileProblem, Severity};
 use crate::formats::dcos_images::DcosImages;
 use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, publish_config::PublishStep};
@@ -11,9 +12,29 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
+/// What the checks depend on beyond the tree itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// The cluster is dcos-images' own module (no `cluster.module`): a
+    /// profile must give what it has no default for (admin_ips, an ssh key).
+    pub builtin_cluster_module: bool,
+}
+
+impl Rules {
+    pub fn of(config: &RootConfig) -> Rules {
+        Rules { builtin_cluster_module: config.cluster.module.is_none() }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::of(&RootConfig::default())
+    }
+}
+
 /// Everything found in a loaded tree, sorted by file and line.
-pub fn validate(tree: &Tree) -> Vec<Diagnostic> {
-    let per_dir = tree::parallel_map(tree.dirs.iter().collect(), |d| (check_build_dir(&tree.base_images, d), Published::of(d)));
+pub fn validate(tree: &Tree, rules: Rules) -> Vec<Diagnostic> {
+    let per_dir = tree::parallel_map(tree.dirs.iter().collect(), |d| (check_build_dir(&tree.base_images, d, rules), Published::of(d)));
     finish(&tree.base_images, &tree.misplaced, per_dir)
 }
 
@@ -21,12 +42,12 @@ pub fn validate(tree: &Tree) -> Vec<Diagnostic> {
 /// keeping none of its files: memory grows with the diagnostics, not with the
 /// tree. A directory `checked` refuses is read only for its dcos_images.yaml,
 /// which the cross-directory check compares with the checked ones.
-pub fn validate_layout(layout: &Layout, checked: &(dyn Fn(&BuildDir) -> bool + Sync)) -> Vec<Diagnostic> {
+pub fn validate_layout(layout: &Layout, rules: Rules, checked: &(dyn Fn(&BuildDir) -> bool + Sync)) -> Vec<Diagnostic> {
     let per_dir = tree::parallel_map(layout.dirs.iter().collect(), |dir: &BuildDir| {
         if checked(dir) {
             let d = tree::load_build_dir(dir.clone());
             // Sorted here, on all cores: the final sort then meets sorted runs.
-            let mut diags = check_build_dir(&layout.base_images, &d);
+            let mut diags = check_build_dir(&layout.base_images, &d, rules);
             diags.sort_by(|a, b| order(a).cmp(&order(b)));
             (diags, Published::of(&d))
         } else {
@@ -131,7 +152,7 @@ fn malformed(build_dir: Option<&str>, file: &str, text: &str, region: &str, imag
     diag(Code::MalformedImageId, build_dir, file, line, format!("`{image}` ({region}) is not an AMI id"), image_id::HINT)
 }
 
-fn check_build_dir(bases: &BaseImagesFiles, d: &LoadedBuildDir) -> Vec<Diagnostic> {
+fn check_build_dir(bases: &BaseImagesFiles, d: &LoadedBuildDir, rules: Rules) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     let bd = Some(d.dir.rel.as_str());
     for (file, problem) in d.file_problems() {
@@ -141,7 +162,7 @@ fn check_build_dir(bases: &BaseImagesFiles, d: &LoadedBuildDir) -> Vec<Diagnosti
     check_packer(bases, d, &mut out);
     check_published(bases, d, &mut out);
     check_publish_config(d, &mut out);
-    check_profile(d, &mut out);
+    check_profile(d, rules, &mut out);
     out
 }
 
@@ -453,25 +474,84 @@ pub fn version_in_download_url(url: &str) -> Option<&str> {
     (v.starts_with(|c: char| c.is_ascii_digit()) && components >= 3).then_some(v)
 }
 
-fn check_profile(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
+fn check_profile(d: &LoadedBuildDir, rules: Rules, out: &mut Vec<Diagnostic>) {
     let Some(profile_file) = &d.profile else { return };
     let Some(profile) = profile_file.value() else { return };
     let bd = Some(d.dir.rel.as_str());
     let file = profile_file.rel.as_str();
+    let packer_user = d.packer.value().and_then(|p| p.builders.first()).and_then(|b| b.ssh_username.as_deref());
     for reserved in crate::formats::profile::RESERVED {
-        if let Some(e) = profile.get(reserved) {
-            out.push(diag(
-                Code::ReservedTfvar,
-                bd,
-                file,
-                Some(e.line),
-                format!("`{reserved}` is set by the pipeline (the image built, its ssh user, the run's name) and must not be set in the profile"),
-                format!("delete the `{reserved}` line"),
-            ));
+        let Some(e) = profile.get(reserved) else { continue };
+        // Oracle Linux profiles of the public tree name the image's user,
+        // which is what the pipeline sets: harmless, and only redundant.
+        if *reserved == "ssh_user" {
+            match (e.value.as_str(), packer_user) {
+                (Some(v), Some(user)) if v == user => out.push(diag(
+                    Code::RedundantVariable,
+                    bd,
+                    file,
+                    Some(e.line),
+                    format!("`ssh_user = \"{v}\"` is packer.json's ssh_username, which the pipeline sets anyway"),
+                    "delete the `ssh_user` line: the nodes' user is always packer.json's ssh_username",
+                )),
+                (value, user) => out.push(diag(
+                    Code::ReservedTfvar,
+                    bd,
+                    file,
+                    Some(e.line),
+                    format!(
+                        "`ssh_user` is {} but packer.json's ssh_username is {}: the nodes boot the image built, whose user is packer's",
+                        value.map_or_else(|| "not a string".to_owned(), |v| format!("`{v}`")),
+                        user.map_or_else(|| "not set".to_owned(), |u| format!("`{u}`"))
+                    ),
+                    "delete the `ssh_user` line (the pipeline sets it to packer.json's ssh_username), or fix ssh_username in packer.json",
+                )),
+            }
+            continue;
         }
+        out.push(diag(
+            Code::ReservedTfvar,
+            bd,
+            file,
+            Some(e.line),
+            format!(
+                "`{reserved}` is set by the pipeline (the image built, its ssh user, the run's name) and must not be set in the profile"
+            ),
+            format!("delete the `{reserved}` line"),
+        ));
     }
     let reading = crate::formats::profile::read(profile);
     out.extend(reading.problems.into_iter().map(|p| p.into_diagnostic(bd, file)));
+    // What qualify would refuse before spending anything: one rule each,
+    // here, so that validate says it first.
+    let spec = &reading.spec;
+    if rules.builtin_cluster_module {
+        // (A value of the wrong type is an invalid-value already.)
+        let written = |names: &[&str]| names.iter().any(|n| profile.get(n).is_some());
+        if spec.admin_ips.is_empty() && !written(&["admin_ips", "admin_cidr"]) {
+            out.push(diag(
+                Code::MissingVariable,
+                bd,
+                file,
+                None,
+                "the profile says nothing about who may reach the cluster (admin_ips): the cluster module refuses it, and dcos-images connects to the nodes over ssh",
+                "set admin_ips = [\"<your address>/32\"] (terraform-dcos: admin_cidr)",
+            ));
+        }
+        if spec.ssh_keys.is_empty() && !written(&["ssh_key_name", "ssh_public_key", "ssh_public_key_file"]) {
+            out.push(diag(
+                Code::MissingVariable,
+                bd,
+                file,
+                None,
+                "the profile gives the nodes no ssh key: neither ssh_key_name nor ssh_public_key(_file)",
+                "set ssh_key_name (an EC2 key pair whose private key your ssh-agent holds) or ssh_public_key_file",
+            ));
+        }
+    }
+    if let Err(no) = crate::dcos::installer(spec, &d.dir.coords.dcos_version) {
+        out.push(diag(Code::NoInstaller, bd, file, profile.get(no.variable).map(|e| e.line), no.message, no.hint));
+    }
     let dir_version = version::canonical_dcos(&d.dir.coords.dcos_version);
     let mut compare = |key: &str, found: &str| {
         if version::canonical_dcos(found) != dir_version {

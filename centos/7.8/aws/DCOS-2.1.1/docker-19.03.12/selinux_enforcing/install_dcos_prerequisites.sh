@@ -8,6 +8,13 @@ DOCKER_VERSION="19.03.12"
 SELINUX_MODE="enforcing"
 PKG="yum"
 
+# CentOS 7 ended on 2024-06-30 and its mirror network went with it: the
+# image's CentOS-*.repo files still ask mirrorlist.centos.org, and yum fails
+# there. Its packages stay at vault.centos.org: pin yum to 7.8's release.
+sed -i -e 's/^mirrorlist=/#mirrorlist=/' \
+  -e 's|^#\?baseurl=http://[^/]*/centos/\$releasever/|baseurl=https://vault.centos.org/7.8.2003/|' \
+  /etc/yum.repos.d/CentOS-*.repo
+
 # Time sync: DC/OS refuses to start on a node whose clock is not synchronised.
 $PKG install -y chrony
 systemctl enable --now chronyd
