@@ -457,6 +457,11 @@ fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module
         std::fs::write(tree.join(dir).join(script), "#!/bin/sh\ntrue\n").unwrap();
     }
     assert!(!tree.join("dcos-images.yaml").exists());
+    // The profile's key pair, as it exists in the public tree's AWS account.
+    let key = std::fs::read(sb.dir.path().join("user_key.pub")).unwrap();
+    sb.ec2("us-west-2", |c| async move {
+        c.import_key_pair().key_name("dcos-images").public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
+    });
     let out = Test::new()
         .envs(&sb.env())
         .args(["--root", tree.to_str().unwrap(), "qualify", "--dry-run", "--run-dir", sb.run_dir().to_str().unwrap()])

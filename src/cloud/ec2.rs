@@ -22,6 +22,14 @@ pub struct VendorImage {
     pub created: String,
 }
 
+/// What preflight asks of an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFacts {
+    pub state: String,
+    /// ISO 8601; in the past when the image is deprecated.
+    pub deprecation_time: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Ec2 {
     config: aws_config::SdkConfig,
@@ -68,6 +76,119 @@ impl Ec2 {
             .filter_map(|i| Some((i.creation_date().unwrap_or_default(), i.image_id()?, i.name().unwrap_or_default())))
             .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         Ok(newest.map(|(created, id, name)| VendorImage { id: id.to_owned(), name: name.to_owned(), created: created.to_owned() }))
+    }
+
+    /// An image as preflight needs it: its state and when it is (or was)
+    /// deprecated. Deprecated images are asked for too (EC2 leaves them out
+    /// unless asked); None when EC2 does not know the id.
+    pub async fn image_facts(&self, region: &str, image: &str) -> Result<Option<ImageFacts>, CloudError> {
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
+        let out = match self.client(region).describe_images().image_ids(image).include_deprecated(true).send().await {
+            Ok(out) => out,
+            Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID.")) => return Ok(None),
+            Err(e) => return Err(Self::api_err(region, &format!("describe image {image}"), e)),
+        };
+        Ok(out.images().iter().find(|i| i.image_id() == Some(image)).map(|i| ImageFacts {
+            state: i.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            deprecation_time: i.deprecation_time().map(str::to_owned),
+        }))
+    }
+
+    /// Which of `types` are offered where: (type, zone) pairs for
+    /// `LocationType::AvailabilityZone`, (type, region) for `Region`.
+    pub async fn offerings(
+        &self,
+        region: &str,
+        location_type: aws_sdk_ec2::types::LocationType,
+        types: &[String],
+    ) -> Result<Vec<(String, String)>, CloudError> {
+        let mut pairs = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client(region)
+                .describe_instance_type_offerings()
+                .location_type(location_type.clone())
+                .filters(Filter::builder().name("instance-type").set_values(Some(types.to_vec())).build())
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| Self::api_err(region, &format!("ask where {} are offered", types.join(", ")), e))?;
+            pairs.extend(
+                out.instance_type_offerings()
+                    .iter()
+                    .filter_map(|o| Some((o.instance_type()?.as_str().to_owned(), o.location()?.to_owned()))),
+            );
+            token = out.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(pairs);
+            }
+        }
+    }
+
+    /// The region's availability zones that are available and need no
+    /// opt-in (Local and Wavelength Zones do), sorted by name.
+    pub async fn usable_zones(&self, region: &str) -> Result<Vec<String>, CloudError> {
+        let out = self
+            .client(region)
+            .describe_availability_zones()
+            .filters(Filter::builder().name("state").values("available").build())
+            .filters(Filter::builder().name("opt-in-status").values("opt-in-not-required").build())
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, "list the availability zones", e))?;
+        let mut zones: Vec<String> = out.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_owned)).collect();
+        zones.sort();
+        Ok(zones)
+    }
+
+    /// Whether the key pair `name` exists in the region.
+    pub async fn key_pair_exists(&self, region: &str, name: &str) -> Result<bool, CloudError> {
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
+        match self.client(region).describe_key_pairs().key_names(name).send().await {
+            Ok(out) => Ok(out.key_pairs().iter().any(|k| k.key_name() == Some(name))),
+            Err(e) if e.code() == Some("InvalidKeyPair.NotFound") => Ok(false),
+            Err(e) => Err(Self::api_err(region, &format!("describe the key pair {name}"), e)),
+        }
+    }
+
+    /// The default vCPUs of each of `types` EC2 knows.
+    pub async fn vcpus(&self, region: &str, types: &[String]) -> Result<std::collections::BTreeMap<String, i32>, CloudError> {
+        let wanted: Vec<aws_sdk_ec2::types::InstanceType> = types.iter().map(|t| t.as_str().into()).collect();
+        let out = self
+            .client(region)
+            .describe_instance_types()
+            .set_instance_types(Some(wanted))
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, "describe the instance types", e))?;
+        Ok(out
+            .instance_types()
+            .iter()
+            .filter_map(|t| Some((t.instance_type()?.as_str().to_owned(), t.v_cpu_info()?.default_v_cpus()?)))
+            .collect())
+    }
+
+    /// The account's block public access for images in the region:
+    /// `unblocked` or `block-new-sharing`.
+    pub async fn image_block_public_access(&self, region: &str) -> Result<String, CloudError> {
+        let out = self
+            .client(region)
+            .get_image_block_public_access_state()
+            .send()
+            .await
+            .map_err(|e| Self::api_err(region, "ask whether the account blocks public images", e))?;
+        Ok(out.image_block_public_access_state().unwrap_or("unblocked").to_owned())
+    }
+
+    /// The zone of an existing subnet; None when EC2 does not know it.
+    pub async fn subnet_zone(&self, region: &str, subnet: &str) -> Result<Option<String>, CloudError> {
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
+        match self.client(region).describe_subnets().subnet_ids(subnet).send().await {
+            Ok(out) => Ok(out.subnets().first().and_then(|s| s.availability_zone()).map(str::to_owned)),
+            Err(e) if e.code() == Some("InvalidSubnetID.NotFound") => Ok(None),
+            Err(e) => Err(Self::api_err(region, &format!("describe the subnet {subnet}"), e)),
+        }
     }
 
     /// The image's state (`available`, `pending`, `failed`, ...); None when EC2 does not know it.

@@ -174,6 +174,8 @@ pub struct ClusterSpec {
 pub const DEFAULT_MASTERS: u64 = 1;
 pub const DEFAULT_PRIVATE_AGENTS: u64 = 2;
 pub const DEFAULT_PUBLIC_AGENTS: u64 = 1;
+pub const DEFAULT_BOOTSTRAP_INSTANCE_TYPE: &str = "m5.large";
+pub const DEFAULT_NODE_INSTANCE_TYPE: &str = "m5.xlarge";
 
 /// A value of the right kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -458,6 +460,18 @@ impl ClusterSpec {
             put("vpc_cidr", Value::from(c.clone()));
         }
         m
+    }
+
+    /// Each role's instance type: the profile's, else the built-in module's
+    /// default (`None` with another module, whose defaults are its own).
+    pub fn instance_types_with_defaults(&self, builtin_module: bool) -> PerRole<Option<String>> {
+        let or = |t: &Option<String>, default: &str| t.clone().or_else(|| builtin_module.then(|| default.to_owned()));
+        PerRole {
+            bootstrap: or(&self.instance_types.bootstrap, DEFAULT_BOOTSTRAP_INSTANCE_TYPE),
+            masters: or(&self.instance_types.masters, DEFAULT_NODE_INSTANCE_TYPE),
+            private_agents: or(&self.instance_types.private_agents, DEFAULT_NODE_INSTANCE_TYPE),
+            public_agents: or(&self.instance_types.public_agents, DEFAULT_NODE_INSTANCE_TYPE),
+        }
     }
 
     /// Nodes of each role the cluster will have.
@@ -752,12 +766,24 @@ tags = {
         for r in RESERVED {
             assert!(variables.contains(&format!("variable \"{r}\"")), "cluster/aws lacks `{r}`");
         }
+        let block = |name: &str| {
+            let block = &variables[variables.find(&format!("variable \"{name}\"")).unwrap()..];
+            block[..block.find("\n}").unwrap()].to_owned()
+        };
         for (name, default) in
             [("num_masters", DEFAULT_MASTERS), ("num_private_agents", DEFAULT_PRIVATE_AGENTS), ("num_public_agents", DEFAULT_PUBLIC_AGENTS)]
         {
-            let block = &variables[variables.find(&format!("variable \"{name}\"")).unwrap()..];
-            let block = &block[..block.find("\n}").unwrap()];
-            assert!(block.contains(&format!("default     = {default}\n")), "{name}: {block}");
+            assert!(block(name).contains(&format!("default     = {default}\n")), "{name}: {}", block(name));
+        }
+        let types = ClusterSpec::default().instance_types_with_defaults(true);
+        for (role, default) in [
+            ("bootstrap", &types.bootstrap),
+            ("masters", &types.masters),
+            ("private_agents", &types.private_agents),
+            ("public_agents", &types.public_agents),
+        ] {
+            let name = format!("{role}_instance_type");
+            assert!(block(&name).contains(&format!("default = \"{}\"", default.as_deref().unwrap())), "{name}: {}", block(&name));
         }
     }
 

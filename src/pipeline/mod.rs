@@ -15,6 +15,7 @@ mod ci;
 pub mod cluster;
 pub mod install;
 pub mod plan;
+pub mod preflight;
 pub mod publish;
 pub mod render;
 mod run;
@@ -126,8 +127,34 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     let publishes = plans.iter().any(|p| p.config.publish_dcos_images_after != PublishStep::Never);
     let publish = if !opts.dry_run && !opts.no_publish && publishes { Some(publish_target(root, config, opts)?) } else { None };
 
+    // Before anything is spent (a dry run asks too): EC2, per region.
+    let ec2 = Ec2::load().await;
+    let builtin_module = config.cluster.module.is_none();
+    let reports = join_all(dirs.iter().zip(&plans).map(|(d, plan)| {
+        let ec2 = &ec2;
+        async move {
+            let template = d.packer.value().expect("a valid build directory's packer.json parses");
+            preflight::check(ec2, plan, template, builtin_module).await
+        }
+    }))
+    .await;
+    for (plan, report) in plans.iter().zip(&reports) {
+        let label = if plans.len() > 1 { format!("{} ", short(&plan.build_dir)) } else { String::new() };
+        eprintln!("{label}preflight (asked EC2; nothing created):");
+        for line in &report.checked {
+            eprintln!("{label}  {line}");
+        }
+        for w in &report.warnings {
+            eprintln!("{label}  warning: {w}");
+        }
+    }
+    let pairs: Vec<(&Plan, &preflight::Report)> = plans.iter().zip(&reports).collect();
+    if let Some(e) = preflight::refusal_error(&pairs) {
+        return Err(e);
+    }
+
     let interrupts = Interrupts::install().map_err(|e| Error::usage(format!("cannot install signal handlers: {e}"), "run again"))?;
-    let ec2 = if opts.dry_run { None } else { Some(Ec2::load().await) };
+    let ec2 = if opts.dry_run { None } else { Some(ec2) };
     let build_url = crate::report::build_url(opts.build_url.as_deref());
     // A cluster for an engineer is no pull request's business.
     // The commit qualified, for the reports and as the statuses' fallback commit.

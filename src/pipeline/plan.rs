@@ -86,6 +86,8 @@ pub struct Plan {
     /// The image `--dry-run` previews the cluster with: the recorded one
     /// (`never`), else the base image of the cluster's region.
     pub preview_image: String,
+    /// Whether the run builds images (not `never`, not `cluster up`).
+    pub builds: bool,
     /// The images a run without a build uses (`never`, `cluster up`).
     pub recorded_images: crate::formats::RegionImages,
     /// `cluster up`: when the cluster is meant to go (the `dcos-images:keep-until` tag).
@@ -221,6 +223,7 @@ pub(super) fn make_plan(
     let tf = Terraform { program: tools.terraform.clone(), dir: run_dir.join("cluster") };
     let packer_call = |description: &str, args: &[&str]| ToolCall::new(description, &tools.packer, args.iter().copied(), &run_dir);
     let dry = opts.dry_run.then(|| "dry run".to_owned());
+    let builds = up.is_none() && !never;
     let no_build = match (up, never) {
         (Some(_), _) => Some("cluster up: the images of dcos_images.yaml (or --image) are used".to_owned()),
         (None, true) => Some("publish step is never: the recorded images are tested".to_owned()),
@@ -350,6 +353,7 @@ pub(super) fn make_plan(
         check_command,
         check_source,
         preview_image,
+        builds,
         recorded_images,
         keep_until,
         ssh_user,

@@ -95,8 +95,29 @@ impl Sandbox {
         );
 
         let moto_port = free_port();
-        let mut moto = Command::new("moto_server")
+        // moto, with the EC2 it lacks (tests/sandbox/moto_server.py) and the
+        // real tree's CentOS 7.8 base images, which the corpus's directories build from.
+        let base_images: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(super::corpus().join("centos/7.8/aws/base_images.json")).unwrap()).unwrap();
+        let extra: Vec<serde_json::Value> = base_images
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|id| {
+                serde_json::json!({
+                    "ami_id": id, "name": format!("CentOS Linux 7 x86_64 HVM EBS {id}"), "description": "CentOS 7.8",
+                    "owner_id": "125523088429", "public": true, "virtualization_type": "hvm", "architecture": "x86_64",
+                    "state": "available", "platform": null, "image_type": "machine", "image_location": "aws-marketplace/centos",
+                    "root_device_name": "/dev/sda1", "root_device_type": "ebs", "sriov": "simple",
+                    "creation_date": "2020-05-01T00:00:00.000Z"
+                })
+            })
+            .collect();
+        std::fs::write(d.join("extra_amis.json"), serde_json::to_string(&extra).unwrap()).unwrap();
+        let mut moto = Command::new("python3")
+            .arg(super::manifest_dir().join("tests/sandbox/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+            .env("MOTO_EXTRA_AMIS_PATH", d.join("extra_amis.json"))
             .stdout(std::fs::File::create(d.join("moto.log")).unwrap())
             .stderr(Stdio::from(std::fs::File::create(d.join("moto.err")).unwrap()))
             .spawn()

@@ -76,7 +76,13 @@ def describe_images(self):
 
 def enable_image_deprecation(self):
     image = self.ec2_backend.describe_images(ami_ids=[self._get_param("ImageId")])[0]
-    image.deprecation_time = self._get_param("DeprecateAt")
+    when = self._get_param("DeprecateAt")
+    if isinstance(when, datetime.datetime):
+        # As EC2 answers it: ISO 8601, UTC, milliseconds.
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        when = when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    image.deprecation_time = when
     return ActionResult({"Return": True})
 
 
