@@ -26,7 +26,7 @@ base=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["us-west-
       "source_ami": "$base",
       "instance_type": "m5.xlarge",
       "ssh_username": "$user",
-      "ami_name": "dcos-{{timestamp}}",
+      "ami_name": "dcos-{{uuid}}",
       "ami_description": "$dir",
       "ami_regions": [
         "us-west-2",

@@ -26,8 +26,11 @@ pub fn default_vendor(os: &str) -> Option<VendorImages> {
     let (owners, name): (&[&str], &str) = match os {
         // The CentOS project's account: "CentOS 7.8.2003 x86_64".
         "centos" => (&["125523088429"], "CentOS {version}* x86_64"),
-        // Red Hat's account: "RHEL-7.8_HVM_GA-20200225-x86_64-1-Hourly2-GP2".
-        "rhel" => (&["309956199498"], "RHEL-{version}*_HVM*-x86_64-*"),
+        // Red Hat's account: "RHEL-7.8_HVM_GA-20200225-x86_64-1-Hourly2-GP2",
+        // "RHEL-9.3.0_HVM-20231101-x86_64-5-Hourly2-GP3". The hourly images
+        // only: the same account's `-Access2-` ones are Cloud Access
+        // (bring your own subscription), which an account without one cannot launch.
+        "rhel" => (&["309956199498"], "RHEL-{version}*_HVM*-x86_64-*-Hourly2-GP*"),
         // Kinvolk's account: "Flatcar-stable-2605.7.0-hvm".
         "flatcar" | "flatcar-linux" => (&["075585003325"], "Flatcar-stable-{version}-hvm"),
         // CoreOS's account: "CoreOS-stable-2191.5.0-hvm".
@@ -110,8 +113,14 @@ async fn run(root: &Path, config: &RootConfig, prefixes: &[String], check: bool)
         }
         found_newer = true;
         for n in &refresh.newer {
+            // The newest may itself be deprecated (public images are, two
+            // years after they are made): still the vendor's newest.
+            let deprecated = match (&n.newest.deprecation_time, n.newest.is_deprecated()) {
+                (Some(when), true) => format!(", deprecated since {when}: the vendor has published nothing newer"),
+                _ => String::new(),
+            };
             println!(
-                "{}: {} {} -> {} ({}, created {})",
+                "{}: {} {} -> {} ({}, created {}{deprecated})",
                 refresh.file,
                 n.region,
                 n.current.as_deref().unwrap_or("(none)"),
@@ -141,11 +150,11 @@ async fn run(root: &Path, config: &RootConfig, prefixes: &[String], check: bool)
 /// The newest image per region of the file, compared with what it lists.
 async fn refresh_file(ec2: &Ec2, rel: &str, images: &BaseImages, vendor: &VendorImages, version: &str) -> Result<FileRefresh, CloudError> {
     let pattern = vendor.pattern(version);
-    let asked = images.0.keys().map(|region| ec2.newest_image(region, &vendor.owners, &pattern));
+    let asked = images.0.keys().map(|region| ec2.vendor_images(region, &vendor.owners, &pattern));
     let answers = crate::pipeline::join_all(asked).await;
     let mut refresh = FileRefresh { file: rel.to_owned(), newer: Vec::new(), not_found: Vec::new() };
     for ((region, current), answer) in images.0.iter().zip(answers) {
-        match answer? {
+        match newest_of_version(answer?, version) {
             None => refresh.not_found.push(region.clone()),
             Some(newest) if newest.id != *current => {
                 refresh.newer.push(Newer { region: region.clone(), current: Some(current.clone()), newest })
@@ -154,6 +163,28 @@ async fn refresh_file(ec2: &Ec2, rel: &str, images: &BaseImages, vendor: &Vendor
         }
     }
     Ok(refresh)
+}
+
+/// The newest image (by creation date; the id breaks ties) whose name
+/// holds the OS version as whole components: EC2's `*` after `8.1` also
+/// matches `8.10`, which is another version.
+fn newest_of_version(images: Vec<crate::cloud::ec2::VendorImage>, version: &str) -> Option<crate::cloud::ec2::VendorImage> {
+    // ISO 8601 dates in one format compare as text.
+    images.into_iter().filter(|i| names_version(&i.name, version)).max_by(|a, b| (&a.created, &a.id).cmp(&(&b.created, &b.id)))
+}
+
+/// Whether `name` holds `version` with no digit right after it and no digit
+/// or dot right before it (`CentOS 8.1.1911` holds 8.1; `CentOS 8.10` and
+/// `CentOS 18.1` do not).
+fn names_version(name: &str, version: &str) -> bool {
+    if version.is_empty() {
+        return true;
+    }
+    name.match_indices(version).any(|(at, _)| {
+        let before = name[..at].chars().next_back();
+        let after = name[at + version.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.') && !after.is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 /// `text` with the image of each region in `newer` replaced in place: key
@@ -193,7 +224,11 @@ mod tests {
     use crate::cloud::ec2::VendorImage;
 
     fn newer(region: &str, id: &str) -> Newer {
-        Newer { region: region.into(), current: None, newest: VendorImage { id: id.into(), name: "n".into(), created: "c".into() } }
+        Newer {
+            region: region.into(),
+            current: None,
+            newest: VendorImage { id: id.into(), name: "n".into(), created: "c".into(), deprecation_time: None },
+        }
     }
 
     #[test]
@@ -202,6 +237,32 @@ mod tests {
         let out = rewrite(text, &[newer("us-west-2", "ami-0a1b2c3d4e5f60718")]).unwrap();
         assert_eq!(out, "{\n    \"us-west-2\":   \"ami-0a1b2c3d4e5f60718\",\n  \"eu-west-1\": \"ami-0123abcd\"\n}");
         assert_eq!(rewrite(text, &[newer("ap-south-1", "ami-0a1b2c3d")]), None, "a region the file does not list");
+    }
+
+    #[test]
+    fn versions_match_whole_components() {
+        assert!(names_version("CentOS 8.1.1911 x86_64", "8.1"));
+        assert!(names_version("RHEL-8.1.0_HVM-20191029-x86_64-0-Hourly2-GP2", "8.1"));
+        assert!(!names_version("CentOS 8.10.2099 x86_64", "8.1"));
+        assert!(!names_version("RHEL-8.10.0_HVM-20240501-x86_64-0-Hourly2-GP3", "8.1"));
+        assert!(!names_version("CentOS 18.1 x86_64", "8.1"));
+        assert!(names_version("Flatcar-stable-2345.3.1-hvm", "2345.3.1"));
+        assert!(!names_version("Flatcar-stable-2345.3.10-hvm", "2345.3.1"));
+        let image = |id: &str, name: &str, created: &str| VendorImage {
+            id: id.into(),
+            name: name.into(),
+            created: created.into(),
+            deprecation_time: None,
+        };
+        let newest = newest_of_version(
+            vec![
+                image("ami-1", "CentOS 8.1.1911 x86_64", "2020-01-01"),
+                image("ami-2", "CentOS 8.10.2099 x86_64", "2024-01-01"),
+                image("ami-3", "CentOS 8.1.1911 x86_64", "2020-02-01"),
+            ],
+            "8.1",
+        );
+        assert_eq!(newest.unwrap().id, "ami-3");
     }
 
     #[test]

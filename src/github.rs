@@ -247,20 +247,60 @@ impl GitHub {
 pub const COMMENT_LIMIT: usize = 65_536;
 
 /// `body` as GitHub takes it: whole, or cut at a line below the limit with
-/// `overflow` (and a note) after it.
+/// `overflow` (and a note) after it. A code fence the cut leaves open is
+/// closed first: the note and its link would otherwise render as code.
 pub fn fit_comment(body: &str, overflow: &str) -> String {
     if body.chars().count() <= COMMENT_LIMIT {
         return body.to_owned();
     }
     let note = format!("\n\n---\n**The report is longer than a GitHub comment can be: cut here.** {overflow}\n");
-    let room = COMMENT_LIMIT - note.chars().count();
-    let cut: String = body.chars().take(room).collect();
-    // At a line's end, so no table row or code line is half there.
-    let cut = match cut.rfind('\n') {
-        Some(at) if at > 0 => &cut[..at],
-        _ => cut.as_str(),
-    };
-    format!("{cut}{note}")
+    let mut room = COMMENT_LIMIT - note.chars().count();
+    loop {
+        let cut: String = body.chars().take(room).collect();
+        // At a line's end, so no table row or code line is half there.
+        let cut = match cut.rfind('\n') {
+            Some(at) if at > 0 => &cut[..at],
+            _ => cut.as_str(),
+        };
+        let closer = open_fence(cut).map(|f| format!("\n{f}")).unwrap_or_default();
+        if cut.chars().count() + closer.chars().count() <= room {
+            return format!("{cut}{closer}{note}");
+        }
+        room -= closer.chars().count();
+    }
+}
+
+/// The line that closes the code fence `text` leaves open, if it leaves one
+/// open (CommonMark: a fence is 3 or more backticks or tildes, indented at
+/// most 3 spaces, closed by a line of at least as many of the same).
+pub fn open_fence(text: &str) -> Option<String> {
+    let mut open: Option<(char, usize)> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent > 3 {
+            continue;
+        }
+        let rest = &line[indent..];
+        let Some(c) = rest.chars().next().filter(|c| *c == '`' || *c == '~') else { continue };
+        let n = rest.chars().take_while(|x| *x == c).count();
+        if n < 3 {
+            continue;
+        }
+        match open {
+            None if !(c == '`' && rest[n..].contains('`')) => open = Some((c, n)),
+            Some((oc, on)) if oc == c && n >= on && rest[n..].trim().is_empty() => open = None,
+            _ => {}
+        }
+    }
+    open.map(|(c, n)| c.to_string().repeat(n))
+}
+
+/// A tilde fence longer than any run of `~` in `text` (at least 4), so that
+/// nothing in the text can close it (CommonMark: a closing fence is at least
+/// as long as the opening one).
+pub fn fence_for(text: &str) -> String {
+    let longest = text.split(|c| c != '~').map(str::len).max().unwrap_or(0);
+    "~".repeat((longest + 1).max(4))
 }
 
 /// A response, whatever its body.
@@ -374,5 +414,32 @@ impl CiReporter {
             Ok(_) => Vec::new(),
             Err(e) => vec![e.to_string()],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_open_and_close_as_commonmark_says() {
+        assert_eq!(open_fence("a\n~~~~text\nb\n"), Some("~~~~".into()));
+        assert_eq!(open_fence("~~~~text\nb\n~~~~\n"), None);
+        assert_eq!(open_fence("~~~~text\n~~~\n"), Some("~~~~".into()), "a shorter run does not close it");
+        assert_eq!(open_fence("~~~~text\n```\n"), Some("~~~~".into()), "nor does the other character");
+        assert_eq!(open_fence("```rust\nx\n"), Some("```".into()));
+        assert_eq!(open_fence("``` a ` b\n"), None, "a backtick in the info string: no fence");
+        assert_eq!(open_fence("    ~~~~\n"), None, "indented four: code, not a fence");
+        assert_eq!(open_fence("~~~~\n~~~~~~ x\n"), Some("~~~~".into()), "a closing fence has nothing after it");
+    }
+
+    #[test]
+    fn a_fence_is_longer_than_any_run_of_tildes_in_its_text() {
+        assert_eq!(fence_for("no tildes"), "~~~~");
+        assert_eq!(fence_for("a\n~~~~\nb ~~~~~~ c"), "~~~~~~~");
+        let text = "x\n~~~~~~~~~\n@someone";
+        let fence = fence_for(text);
+        assert_eq!(open_fence(&format!("{fence}text\n{text}\n")), Some(fence.clone()), "the text cannot close it");
+        assert_eq!(open_fence(&format!("{fence}text\n{text}\n{fence}\n")), None);
     }
 }

@@ -14,6 +14,7 @@ const CENTOS: &str = "centos/7.8/aws/base_images.json";
 const CENTOS_TEXT: &str = "{\n    \"us-west-2\": \"ami-0a248ce88bcc7bd23\",\n    \"us-east-1\": \"ami-0b248ce88bcc7bd23\"\n}\n";
 const CENTOS_OWNER: &str = "125523088429";
 const NEWEST: &str = "ami-0c0e7f0a1b2c3d403";
+const NEWEST_DEPRECATED: &str = "2022-06-02T10:00:00.000Z";
 
 /// moto_server with the vendor images below; killed when dropped.
 struct Moto {
@@ -30,9 +31,23 @@ impl Moto {
                 "public": true, "architecture": "x86_64", "virtualization_type": "hvm", "root_device_type": "ebs",
                 "root_device_name": "/dev/sda1", "hypervisor": "xen", "image_type": "machine", "description": name})
         };
+        // Public images deprecate two years after they are made (EC2 leaves
+        // them out of DescribeImages unless asked): the vendor's newest is.
+        let mut newest = image(NEWEST, CENTOS_OWNER, "CentOS 7.8.2003 x86_64", "2020-06-02T10:00:00.000Z", "available");
+        newest["deprecation_time"] = serde_json::json!(NEWEST_DEPRECATED);
         let images = serde_json::json!([
             image("ami-0c0e7f0a1b2c3d401", CENTOS_OWNER, "CentOS 7.8.2003 x86_64", "2020-04-01T10:00:00.000Z", "available"),
-            image(NEWEST, CENTOS_OWNER, "CentOS 7.8.2003 x86_64", "2020-06-02T10:00:00.000Z", "available"),
+            newest,
+            // 7.80 is not 7.8, though EC2's `7.8*` takes it.
+            image("ami-0c0e7f0a1b2c3d407", CENTOS_OWNER, "CentOS 7.80.2099 x86_64", "2022-01-01T10:00:00.000Z", "available"),
+            // Red Hat's Cloud Access image (bring your own subscription), newer than the hourly one.
+            image(
+                "ami-0e0e7f0a1b2c3d402",
+                "309956199498",
+                "RHEL-8.0.0_HVM-20190920-x86_64-1-Access2-GP2",
+                "2019-09-20T10:00:00.000Z",
+                "available"
+            ),
             // Newer, but not what the directories qualify: another
             // architecture, another version, another owner, an image not yet
             // available.
@@ -114,7 +129,7 @@ fn check_lists_newer_images_then_refresh_rewrites_in_place() {
     for region in ["us-west-2", "us-east-1"] {
         assert!(
             out.stdout.contains(&format!(
-                "{CENTOS}: {region} ami-0{}248ce88bcc7bd23 -> {NEWEST} (CentOS 7.8.2003 x86_64, created 2020-06-02",
+                "{CENTOS}: {region} ami-0{}248ce88bcc7bd23 -> {NEWEST} (CentOS 7.8.2003 x86_64, created 2020-06-02T10:00:00.000Z, deprecated since {NEWEST_DEPRECATED}: the vendor has published nothing newer)",
                 if region == "us-west-2" { "a" } else { "b" }
             )),
             "{}",

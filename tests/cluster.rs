@@ -208,10 +208,7 @@ fn a_legacy_profile_creates_the_cluster_it_describes_kept_then_destroyed_by_run_
     std::fs::write(repo.join(BUILD_DIR).join("cluster_profile.tfvars"), profile).unwrap();
     git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "the public tree's profile"]);
     // The profile's key pair, as it exists in the public tree's AWS account.
-    let key = std::fs::read(sb.dir.path().join("user_key.pub")).unwrap();
-    sb.ec2("us-west-2", |c| async move {
-        c.import_key_pair().key_name("dcos-images").public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
-    });
+    sb.import_key_pair("dcos-images");
     let out = sb.qualify(&repo, &["--keep-cluster", "--no-publish", BUILD_DIR]).status(0);
     assert!(out.stderr.contains("integration tests: 3 passed"), "{}", out.stderr);
     // Counts and instance types as the profile says (the module's own
@@ -446,26 +443,13 @@ fn a_second_signal_during_teardown_stops_at_once_and_destroy_finishes_the_job() 
 #[test]
 fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module() {
     let sb = Sandbox::start();
-    // A tree as a clone of the public one gives it: no dcos-images.yaml, a
-    // legacy profile. The corpus holds no shell scripts: harmless ones stand in.
-    let tree = sb.dir.path().join("public-tree");
-    let dir = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing";
-    std::fs::create_dir_all(tree.join("centos/7.8/aws")).unwrap();
-    std::fs::copy(common::corpus().join("centos/7.8/aws/base_images.json"), tree.join("centos/7.8/aws/base_images.json")).unwrap();
-    common::copy_tree(&common::corpus().join(dir), &tree.join(dir));
-    for script in ["dcos_vol_setup.sh", "configure_dcos_system.sh", "install_dcos_prerequisites.sh", "install_dss_modules.sh"] {
-        std::fs::write(tree.join(dir).join(script), "#!/bin/sh\ntrue\n").unwrap();
-    }
+    let (tree, dir) = sb.public_tree();
     assert!(!tree.join("dcos-images.yaml").exists());
-    // The profile's key pair, as it exists in the public tree's AWS account.
-    let key = std::fs::read(sb.dir.path().join("user_key.pub")).unwrap();
-    sb.ec2("us-west-2", |c| async move {
-        c.import_key_pair().key_name("dcos-images").public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
-    });
+    sb.import_key_pair("dcos-images");
     let out = Test::new()
         .envs(&sb.env())
         .args(["--root", tree.to_str().unwrap(), "qualify", "--dry-run", "--run-dir", sb.run_dir().to_str().unwrap()])
-        .args([tree.join(dir).to_str().unwrap()])
+        .args([dir.to_str().unwrap()])
         .status(0);
     assert!(out.stdout.contains("preview the cluster with terraform plan\n"), "{}", out.stdout);
     assert!(out.stderr.contains("terraform plan: Plan: 14 to add, 0 to change, 0 to destroy."), "{}", out.stderr);
@@ -496,14 +480,14 @@ fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module
 
     // us-west-2a offers no h1 instances (moto's offerings are EC2's): the
     // cluster goes to the first zone that offers m5.xlarge and h1.2xlarge.
-    let profile = tree.join(dir).join("cluster_profile.tfvars");
+    let profile = dir.join("cluster_profile.tfvars");
     let text = std::fs::read_to_string(&profile).unwrap();
     std::fs::write(&profile, text.replace("aws_agent_instance_type        = \"m5.xlarge\"", "aws_agent_instance_type = \"h1.2xlarge\""))
         .unwrap();
     Test::new()
         .envs(&sb.env())
         .args(["--root", tree.to_str().unwrap(), "qualify", "--dry-run", "--run-dir", sb.run_dir().to_str().unwrap()])
-        .args([tree.join(dir).to_str().unwrap()])
+        .args([dir.to_str().unwrap()])
         .status(0);
     let j = journal(&sb);
     assert_eq!(planned_zone(&sb, Path::new(j["run_dir"].as_str().unwrap())), "us-west-2b");

@@ -209,6 +209,24 @@ fn a_comment_over_github_s_limit_is_cut_with_a_pointer() {
     assert!(stored.contains("| row 02000 | some text |\n"));
 }
 
+#[test]
+fn a_cut_inside_a_code_fence_closes_it_before_the_pointer() {
+    let fake = FakeGitHub::start(TOKEN);
+    let rt = rt();
+    let gh = client(&fake, TOKEN, &rt);
+    let body: String =
+        std::iter::once(format!("{MARKER}\n~~~~~text\n")).chain((0..5000).map(|i| format!("log line {i:05} ~~~~\n"))).collect();
+    rt.block_on(gh.upsert_comment_cut(7, MARKER, &body, "[The whole report](https://example.invalid/artifacts).")).unwrap();
+    let stored = fake.state.lock().unwrap().comments[0].1.clone();
+    assert!(stored.chars().count() <= 65_536, "{}", stored.len());
+    let tail = &stored[stored.len() - 200..];
+    assert!(
+        tail.ends_with("~~~~\n~~~~~\n\n---\n**The report is longer than a GitHub comment can be: cut here.** [The whole report](https://example.invalid/artifacts).\n"),
+        "the fence is closed, so the pointer is Markdown: {tail}"
+    );
+    assert_eq!(dcos_images::github::open_fence(&stored), None);
+}
+
 /// The report job: the runs of two matrix jobs, downloaded side by side as
 /// artifacts, become one comment with both directories, and each
 /// directory's final status lands on the head and on its publish commit.
@@ -232,7 +250,11 @@ fn report_makes_one_comment_of_every_matrix_job() {
         j.commit = Some(head.into());
         j.publish_commit = published.then(|| publish.to_owned());
         j.build_url = Some(format!("https://github.example.invalid/dcos/dcos-images/actions/runs/9/job/{job}"));
-        j.finish(state, exit, None);
+        // A provisioner's output that tries to end the fence around it and
+        // go on as the bot's own Markdown.
+        let error = (exit != 0)
+            .then(|| "packer: the provisioner said:\n~~~~\n@dcos/maintainers ![x](https://example.invalid/x.png)\n~~~~~~\nend".to_owned());
+        j.finish(state, exit, error);
     }
     // A second comment of someone else's stays apart.
     fake.state.lock().unwrap().comments.push((1, "LGTM".into()));
@@ -244,8 +266,9 @@ fn report_makes_one_comment_of_every_matrix_job() {
             .env("GITHUB_API_URL", &fake.url)
             .env("GITHUB_TOKEN", TOKEN)
             .env("GITHUB_SHA", head)
-            .status(0)
+            .status(1)
     };
+    // One run failed (exit 1): so does the report, the one check a branch can require.
     let out = report();
     assert!(out.stdout.contains("reported 2 run(s)"), "{}", out.stdout);
     let comments = fake.state.lock().unwrap().comments.clone();
@@ -261,6 +284,11 @@ fn report_makes_one_comment_of_every_matrix_job() {
     );
     assert!(body.contains("| `rhel/8.2/aws/DCOS-2.1.1/docker-19.03.12` | ❌ failed ([job]("), "{body}");
     assert!(body.contains(&format!("Commit: {head}")), "{body}");
+    // The output stays inside a fence longer than any run of `~` in it.
+    let fenced =
+        "~~~~~~~text\npacker: the provisioner said:\n~~~~\n@dcos/maintainers ![x](https://example.invalid/x.png)\n~~~~~~\nend\n~~~~~~~\n";
+    assert!(body.contains(fenced), "{body}");
+    assert_eq!(dcos_images::github::open_fence(body), None);
     let junit = std::fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
     common::assert_valid_junit(&junit, "report's junit.xml");
     assert!(

@@ -7,23 +7,7 @@ mod common;
 
 use common::sandbox::Sandbox;
 use common::Test;
-use std::path::{Path, PathBuf};
-
-/// A clone of the public tree's CentOS 7.8 directory, as
-/// tests/cluster.rs's dry run uses it (its profile names the key pair
-/// `dcos-images`; its packer.json makes images public with `ami_groups`).
-fn public_tree(sb: &Sandbox) -> (PathBuf, PathBuf) {
-    let tree = sb.dir.path().join("public-tree");
-    let dir = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing";
-    std::fs::create_dir_all(tree.join("centos/7.8/aws")).unwrap();
-    std::fs::copy(common::corpus().join("centos/7.8/aws/base_images.json"), tree.join("centos/7.8/aws/base_images.json")).unwrap();
-    common::copy_tree(&common::corpus().join(dir), &tree.join(dir));
-    // The corpus holds no shell scripts: harmless ones stand in.
-    for script in ["dcos_vol_setup.sh", "configure_dcos_system.sh", "install_dcos_prerequisites.sh", "install_dss_modules.sh"] {
-        std::fs::write(tree.join(dir).join(script), "#!/bin/sh\ntrue\n").unwrap();
-    }
-    (tree.clone(), tree.join(dir))
-}
+use std::path::Path;
 
 fn dry_run(sb: &Sandbox, tree: &Path, dir: &Path, status: i32) -> common::Output {
     Test::new()
@@ -39,29 +23,22 @@ fn edit(path: &Path, from: &str, to: &str) {
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
-fn import_key(sb: &Sandbox, name: &'static str) {
-    let key = std::fs::read(sb.dir.path().join("user_key.pub")).unwrap();
-    sb.ec2("us-west-2", |c| async move {
-        c.import_key_pair().key_name(name).public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
-    });
-}
-
 #[test]
 fn what_ec2_says_cannot_work_is_refused_before_anything_is_created() {
     let sb = Sandbox::start();
-    let (tree, dir) = public_tree(&sb);
+    let (tree, dir) = sb.public_tree();
 
     // The profile's key pair does not exist in the account.
     let out = dry_run(&sb, &tree, &dir, 2);
     assert!(out.stderr.contains("preflight: EC2 says these runs cannot succeed; nothing was created"), "{}", out.stderr);
     assert!(
-        out.stderr.contains("us-west-2: the profile's key pair dcos-images (ssh_key_name) does not exist in us-west-2"),
+        out.stderr.contains("us-west-2: the profile's key pair (ssh_key_name) dcos-images does not exist in us-west-2"),
         "{}",
         out.stderr
     );
     assert!(out.stderr.contains("aws ec2 import-key-pair --region us-west-2 --key-name dcos-images"), "{}", out.stderr);
     assert!(!sb.run_dir().exists() || std::fs::read_dir(sb.run_dir()).unwrap().next().is_none(), "no run was started");
-    import_key(&sb, "dcos-images");
+    sb.import_key_pair("dcos-images");
 
     // Everything is there: the peak is named (1 × m5.xlarge bootstrap + 4 × m5.xlarge nodes, 4 vCPUs each).
     let out = dry_run(&sb, &tree, &dir, 0);

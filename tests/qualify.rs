@@ -323,12 +323,14 @@ fn github_gets_statuses_and_one_comment_and_an_outage_changes_nothing() {
     assert!(calls.iter().all(|c| !c.contains("/comments")), "{calls:?}");
     assert_eq!(calls.iter().filter(|c| c.contains("/statuses/abc123")).count(), 2, "{calls:?}");
     // The report job: one comment for every run under the run directory,
-    // with an overview row each, and the files of the whole report.
+    // with an overview row each, and the files of the whole report. The
+    // runs failed with exit 3: so does the report (the check branch
+    // protection requires).
     let out_dir = sb.dir.path().join("report");
     let report = github(Test::new())
         .args(["--root", repo.to_str().unwrap(), "report", "--run-dir", sb.run_dir().to_str().unwrap(), "--pr", "7"])
         .args(["--out", out_dir.to_str().unwrap()])
-        .status(0);
+        .status(3);
     assert!(report.stdout.contains("reported 3 run(s)"), "{}", report.stdout);
     let comments = fake.state.lock().unwrap().comments.clone();
     assert_eq!(comments.len(), 1, "still one comment");

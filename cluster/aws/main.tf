@@ -161,36 +161,26 @@ resource "aws_security_group" "admin" {
   tags = merge(var.tags, { Name = "${var.cluster_name}-admin" })
 }
 
-resource "aws_security_group" "masters" {
-  name        = "${var.cluster_name}-masters"
-  description = "DC/OS masters of ${var.cluster_name}: the Admin Router from admin_ips"
+# What each role opens beyond ssh: the masters' Admin Router, the public
+# agents' load-balanced ports.
+resource "aws_security_group" "role" {
+  for_each = {
+    masters       = { ports = local.master_ports, cidrs = var.admin_ips, what = "the Admin Router from admin_ips" }
+    public-agents = { ports = local.public_agent_ports, cidrs = local.public_agents_ips, what = "their load-balanced ports" }
+  }
+  name        = "${var.cluster_name}-${each.key}"
+  description = "DC/OS ${each.key} of ${var.cluster_name}: ${each.value.what}"
   vpc_id      = local.vpc_id
   dynamic "ingress" {
-    for_each = local.master_ports
+    for_each = each.value.ports
     content {
       from_port   = ingress.value
       to_port     = ingress.value
       protocol    = "tcp"
-      cidr_blocks = var.admin_ips
+      cidr_blocks = each.value.cidrs
     }
   }
-  tags = merge(var.tags, { Name = "${var.cluster_name}-masters" })
-}
-
-resource "aws_security_group" "public_agents" {
-  name        = "${var.cluster_name}-public-agents"
-  description = "DC/OS public agents of ${var.cluster_name}: their load-balanced ports"
-  vpc_id      = local.vpc_id
-  dynamic "ingress" {
-    for_each = local.public_agent_ports
-    content {
-      from_port   = ingress.value
-      to_port     = ingress.value
-      protocol    = "tcp"
-      cidr_blocks = local.public_agents_ips
-    }
-  }
-  tags = merge(var.tags, { Name = "${var.cluster_name}-public-agents" })
+  tags = merge(var.tags, { Name = "${var.cluster_name}-${each.key}" })
 }
 
 resource "aws_key_pair" "cluster" {
@@ -213,8 +203,8 @@ resource "aws_instance" "node" {
   subnet_id     = local.subnet_id
   vpc_security_group_ids = concat(
     [aws_security_group.internal.id, aws_security_group.admin.id],
-    each.value.role == "master" ? [aws_security_group.masters.id] : [],
-    each.value.role == "public-agent" ? [aws_security_group.public_agents.id] : [],
+    each.value.role == "master" ? [aws_security_group.role["masters"].id] : [],
+    each.value.role == "public-agent" ? [aws_security_group.role["public-agents"].id] : [],
   )
   key_name                    = local.key_name
   associate_public_ip_address = true

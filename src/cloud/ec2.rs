@@ -20,6 +20,15 @@ pub struct VendorImage {
     pub id: String,
     pub name: String,
     pub created: String,
+    /// When EC2 deprecates (or deprecated) it, ISO 8601.
+    pub deprecation_time: Option<String>,
+}
+
+impl VendorImage {
+    /// Whether its deprecation time has passed.
+    pub fn is_deprecated(&self) -> bool {
+        self.deprecation_time.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| t <= chrono::Utc::now())
+    }
 }
 
 /// What preflight asks of an image.
@@ -56,26 +65,33 @@ impl Ec2 {
         CloudError::Api { region: region.to_owned(), description: description.to_owned(), message: DisplayErrorContext(e).to_string() }
     }
 
-    /// The newest available image owned by one of `owners` whose name
-    /// matches `name` (EC2's wildcards), by creation date; None when there
-    /// is none.
-    pub async fn newest_image(&self, region: &str, owners: &[String], name: &str) -> Result<Option<VendorImage>, CloudError> {
+    /// Every available image owned by one of `owners` whose name matches
+    /// `name` (EC2's wildcards), deprecated ones too: EC2 leaves those out
+    /// unless asked, and public images deprecate two years after they are
+    /// made, so most of a tree's vendors' images are.
+    pub async fn vendor_images(&self, region: &str, owners: &[String], name: &str) -> Result<Vec<VendorImage>, CloudError> {
         let out = self
             .client(region)
             .describe_images()
             .set_owners(Some(owners.to_vec()))
             .filters(Filter::builder().name("name").values(name).build())
             .filters(Filter::builder().name("state").values("available").build())
+            .include_deprecated(true)
             .send()
             .await
             .map_err(|e| Self::api_err(region, &format!("list the images named {name}"), e))?;
-        // ISO 8601 dates in one format compare as text; the id breaks ties.
-        let newest = out
+        Ok(out
             .images()
             .iter()
-            .filter_map(|i| Some((i.creation_date().unwrap_or_default(), i.image_id()?, i.name().unwrap_or_default())))
-            .max_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        Ok(newest.map(|(created, id, name)| VendorImage { id: id.to_owned(), name: name.to_owned(), created: created.to_owned() }))
+            .filter_map(|i| {
+                Some(VendorImage {
+                    id: i.image_id()?.to_owned(),
+                    name: i.name().unwrap_or_default().to_owned(),
+                    created: i.creation_date().unwrap_or_default().to_owned(),
+                    deprecation_time: i.deprecation_time().map(str::to_owned),
+                })
+            })
+            .collect())
     }
 
     /// An image as preflight needs it: its state and when it is (or was)

@@ -172,5 +172,10 @@ pub fn report_blocking(
         summary_and_comment(ci.as_ref(), &report, true).await;
     });
     println!("reported {} run(s) into {}", journals.len(), out.display());
-    Ok(crate::error::exit::SUCCESS)
+    // The report job is the one check branch protection can require (the
+    // matrix's job names change with the matrix): it fails when any run
+    // did, with the worst of their exit codes. A run with none was killed
+    // (a cancelled or timed-out job) and counts as interrupted.
+    let codes: Vec<u8> = journals.iter().map(|j| j.exit_code.unwrap_or(crate::error::exit::INTERRUPTED)).collect();
+    Ok(super::worst(&codes))
 }

@@ -159,8 +159,9 @@ pub async fn check(ec2: &Ec2, plan: &Plan, template: &PackerTemplate, builtin_mo
 async fn check_builder(ec2: &Ec2, plan: &Plan, b: &BuilderFacts, r: &mut Report) {
     let region = &b.region;
     let mut fine = Vec::new();
-    match plan.base_images.get(region) {
-        Some(image) => match ec2.image_facts(region, image).await {
+    // (A region without a base image is validate's no-base-image-for-region.)
+    if let Some(image) = plan.base_images.get(region) {
+        match ec2.image_facts(region, image).await {
             Err(e) => r.cannot_ask(e),
             Ok(None) => r.refuse(
                 region,
@@ -184,8 +185,7 @@ async fn check_builder(ec2: &Ec2, plan: &Plan, b: &BuilderFacts, r: &mut Report)
                     ));
                 }
             }
-        },
-        None => {} // no-base-image-for-region, refused by validate
+        }
     }
     match &b.instance_type {
         None => r.warnings.push(format!("{region}: packer's instance type is templated: not checked")),
@@ -206,17 +206,8 @@ async fn check_builder(ec2: &Ec2, plan: &Plan, b: &BuilderFacts, r: &mut Report)
         }
     }
     if let Some(k) = &b.key_pair {
-        match ec2.key_pair_exists(region, k).await {
-            Err(e) => r.cannot_ask(e),
-            Ok(true) => fine.push(format!("key pair {k} exists")),
-            Ok(false) => r.refuse(
-                region,
-                format!("packer's key pair {k} (ssh_keypair_name) does not exist in {region}"),
-                format!(
-                    "import it (`aws ec2 import-key-pair --region {region} --key-name {k} ...`), or fix ssh_keypair_name in packer.json"
-                ),
-            ),
-        }
+        let whose = "packer's key pair (ssh_keypair_name)";
+        check_key_pair(ec2, region, k, whose, "or fix ssh_keypair_name in packer.json", r, &mut fine).await;
     }
     r.checked.push(format!("build in {region}: {}", fine.join("; ")));
     if b.public {
@@ -355,21 +346,27 @@ async fn check_cluster(ec2: &Ec2, plan: &Plan, builtin_module: bool, r: &mut Rep
     }
     for key in &spec.ssh_keys {
         if let crate::formats::profile::SshKey::KeyName(k) = key {
-            match ec2.key_pair_exists(region, k).await {
-                Err(e) => r.cannot_ask(e),
-                Ok(true) => fine.push(format!("key pair {k} exists")),
-                Ok(false) => r.refuse(
-                    region,
-                    format!("the profile's key pair {k} (ssh_key_name) does not exist in {region}"),
-                    format!(
-                        "import your public key as {k} (`aws ec2 import-key-pair --region {region} --key-name {k} --public-key-material fileb://~/.ssh/id_ed25519.pub`), or set ssh_public_key_file instead"
-                    ),
-                ),
-            }
+            let whose = "the profile's key pair (ssh_key_name)";
+            check_key_pair(ec2, region, k, whose, "or set ssh_public_key_file in the profile instead", r, &mut fine).await;
         }
     }
     r.checked.push(format!("cluster in {region}: {}", fine.join("; ")));
     nodes
+}
+
+/// A key pair named in `whose` exists in `region`.
+async fn check_key_pair(ec2: &Ec2, region: &str, name: &str, whose: &str, or: &str, r: &mut Report, fine: &mut Vec<String>) {
+    match ec2.key_pair_exists(region, name).await {
+        Err(e) => r.cannot_ask(e),
+        Ok(true) => fine.push(format!("key pair {name} exists")),
+        Ok(false) => r.refuse(
+            region,
+            format!("{whose} {name} does not exist in {region}"),
+            format!(
+                "import your public key as {name} (`aws ec2 import-key-pair --region {region} --key-name {name} --public-key-material fileb://~/.ssh/id_ed25519.pub`), {or}"
+            ),
+        ),
+    }
 }
 
 fn join(items: &[&String]) -> String {

@@ -50,6 +50,10 @@ pub struct RunReport {
     pub framework_tests: Option<TestSummary>,
     pub cleanup: String,
     pub error: Option<String>,
+    /// The fence around `error`: longer than any run of `~` in it, so the
+    /// output of a pull request's own scripts cannot end it and go on as
+    /// the bot's Markdown (mentions, images, links).
+    pub error_fence: String,
     /// The overview table's cells (Markdown-safe).
     pub overview: Overview,
     /// The run's own CI job, when known.
@@ -161,6 +165,7 @@ impl RunReport {
             integration_tests: j.integration_tests.clone(),
             framework_tests: j.framework_tests.clone(),
             cleanup,
+            error_fence: crate::github::fence_for(j.error.as_deref().unwrap_or_default()),
             error: j.error.clone(),
         }
     }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub const SSH_USER: &str = "dcos-sandbox";
 pub const KEY_PAIR: &str = "dcos-images-sandbox";
 pub const BUILD_DIR: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.12";
+/// The public tree's directory `Sandbox::public_tree` copies.
+pub const PUBLIC_DIR: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinux_enforcing";
 
 /// (image id, state, tags) of an image in moto.
 pub type OwnImage = (String, String, Vec<(String, String)>);
@@ -419,6 +421,32 @@ impl Sandbox {
         git(&repo, &["remote", "add", "origin", remote.to_str().unwrap()]);
         git(&repo, &["push", "-q", "origin", "main"]);
         repo
+    }
+
+    /// A clone of the public tree as far as one directory goes: its CentOS
+    /// 7.8 base images and `PUBLIC_DIR` from the corpus, no dcos-images.yaml,
+    /// a legacy profile (naming the key pair `dcos-images`, `admin_cidr =
+    /// "0.0.0.0/0"`), a packer.json that makes its images public. The corpus
+    /// holds no shell scripts: harmless ones stand in. (tree, directory).
+    pub fn public_tree(&self) -> (PathBuf, PathBuf) {
+        let tree = self.dir.path().join("public-tree");
+        std::fs::create_dir_all(tree.join("centos/7.8/aws")).unwrap();
+        std::fs::copy(super::corpus().join("centos/7.8/aws/base_images.json"), tree.join("centos/7.8/aws/base_images.json")).unwrap();
+        super::copy_tree(&super::corpus().join(PUBLIC_DIR), &tree.join(PUBLIC_DIR));
+        for script in ["dcos_vol_setup.sh", "configure_dcos_system.sh", "install_dcos_prerequisites.sh", "install_dss_modules.sh"] {
+            std::fs::write(tree.join(PUBLIC_DIR).join(script), "#!/bin/sh\ntrue\n").unwrap();
+        }
+        let dir = tree.join(PUBLIC_DIR);
+        (tree, dir)
+    }
+
+    /// The sandbox user's key as the key pair `name` in us-west-2 (as the
+    /// public tree's account has `dcos-images`).
+    pub fn import_key_pair(&self, name: &'static str) {
+        let key = std::fs::read(self.dir.path().join("user_key.pub")).unwrap();
+        self.ec2("us-west-2", |c| async move {
+            c.import_key_pair().key_name(name).public_key_material(aws_sdk_ec2::primitives::Blob::new(key)).send().await.unwrap();
+        });
     }
 
     pub fn run_dir(&self) -> PathBuf {
