@@ -90,9 +90,18 @@ pub enum Command {
         /// Build directories to qualify.
         #[arg(required = true)]
         build_dirs: Vec<PathBuf>,
-        /// Print the plan and run only what spends nothing (render, packer validate, terraform init and validate).
+        /// Print the plan and run only what spends nothing: preflight (asks
+        /// EC2), render, packer validate, terraform init and validate, and
+        /// terraform plan (kept as cluster/cluster.tfplan).
         #[arg(long)]
         dry_run: bool,
+        /// Build with packer even when the last build has the same inputs
+        /// (by default its images are reused while EC2 still has them).
+        #[arg(long)]
+        rebuild: bool,
+        /// Run failed integration tests again up to N times on the same cluster (default: tests.retries, 1).
+        #[arg(long, value_name = "N")]
+        retries: Option<u32>,
         /// Build and check, but write nothing tracked: results stay in the run directory.
         #[arg(long)]
         no_publish: bool,
@@ -503,6 +512,8 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
             build_url,
             pr,
             no_comment,
+            rebuild,
+            retries,
         } => {
             let tree = inv.load_tree()?;
             let run_root = run_root(run_dir.as_deref())?;
@@ -520,6 +531,8 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 pr: *pr,
                 no_comment: *no_comment,
                 cluster_up: None,
+                rebuild: *rebuild,
+                retries: *retries,
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
         }
@@ -539,6 +552,8 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
                 pr: None,
                 no_comment: true,
                 cluster_up: Some(crate::pipeline::ClusterUp { images: image.iter().cloned().collect(), ttl: *ttl }),
+                rebuild: false,
+                retries: None,
             };
             crate::pipeline::qualify_blocking(&inv.root, &tree, &inv.config, &opts)
         }

@@ -332,6 +332,28 @@ pub struct TestsConfig {
     /// Run when `run_framework_tests` is on; none by default.
     #[serde(default)]
     pub framework_command: Option<String>,
+    /// When integration tests fail, the failed ones (their node ids from the
+    /// JUnit report, through `integration_command`) run again up to this
+    /// many times on the same cluster. `--retries N` overrides it.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// A test that fails and then passes is flaky: `pass` lets the run pass
+    /// with a warning, `fail` fails it. Flaky tests are named either way.
+    #[serde(default)]
+    pub flaky: FlakyPolicy,
+}
+
+fn default_retries() -> u32 {
+    1
+}
+
+/// What a flaky test does to the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FlakyPolicy {
+    #[default]
+    Pass,
+    Fail,
 }
 
 pub const DEFAULT_INTEGRATION_COMMAND: &str = "source /opt/mesosphere/environment.export && \
@@ -345,7 +367,12 @@ fn default_integration_command() -> String {
 
 impl Default for TestsConfig {
     fn default() -> Self {
-        TestsConfig { integration_command: default_integration_command(), framework_command: None }
+        TestsConfig {
+            integration_command: default_integration_command(),
+            framework_command: None,
+            retries: default_retries(),
+            flaky: FlakyPolicy::default(),
+        }
     }
 }
 

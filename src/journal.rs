@@ -99,6 +99,10 @@ pub struct Journal {
     /// (unless `--keep-images`).
     #[serde(default)]
     pub images_removed: bool,
+    /// The recorded build whose images the run reused (same inputs): not
+    /// built, and never removed by this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_build: Option<String>,
     /// The tree's commit the run qualified (`git rev-parse HEAD` at its start).
     #[serde(default)]
     pub commit: Option<String>,
@@ -139,6 +143,7 @@ impl Journal {
             images: BTreeMap::new(),
             regions: Vec::new(),
             images_removed: false,
+            reused_build: None,
             commit: None,
             publish_commit: None,
             build_url: None,

@@ -10,8 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn journal(sb: &Sandbox) -> serde_json::Value {
-    let runs = Test::new().args(["runs", "--json", "--run-dir", sb.run_dir().to_str().unwrap()]).status(0).json();
-    runs.as_array().unwrap().last().expect("a run").clone()
+    sb.last_journal()
 }
 
 fn set_config(repo: &Path, text: &str) {
@@ -20,7 +19,7 @@ fn set_config(repo: &Path, text: &str) {
 }
 
 fn remote_commits(sb: &Sandbox) -> String {
-    git(&sb.dir.path().join("remote.git"), &["rev-list", "--count", "main"]).trim().to_owned()
+    sb.remote_commits()
 }
 
 #[test]
@@ -81,7 +80,7 @@ fn a_failing_selected_test_exits_1_publishes_nothing_and_destroys_the_cluster() 
     let repo = sb.repo();
     set_config(&repo, "publish_dcos_images_after: integration_tests\nrun_framework_tests: false\n");
     let before = git(&repo, &["rev-parse", "HEAD"]);
-    let out = sb.qualify(&repo, &["-k", "deliberately", BUILD_DIR]).status(1);
+    let out = sb.qualify(&repo, &["-k", "deliberately_failing", BUILD_DIR]).status(1);
     assert!(
         out.stderr.contains("integration tests: 0 passed, 1 failed, 0 skipped (failed: test_cluster::test_deliberately_failing)"),
         "{}",
@@ -301,7 +300,7 @@ fn the_default_step_publishes_after_dcos_installation_and_framework_tests_report
     let cfg = repo.join("dcos-images.yaml");
     let text = std::fs::read_to_string(&cfg).unwrap();
     let framework = format!(
-        "  framework_command: >-\n    cd {}/suite && PUBLIC_SLAVE_HOSTS={{{{public_slave_hosts}}}} MASTER_HOSTS={{{{master_hosts}}}} SLAVE_HOSTS={{{{slave_hosts}}}}\n    python3 -m pytest -p no:cacheprovider -q --junitxml={{{{junit_xml}}}} -k 'public_agent or deliberately'\n",
+        "  framework_command: >-\n    cd {}/suite && PUBLIC_SLAVE_HOSTS={{{{public_slave_hosts}}}} MASTER_HOSTS={{{{master_hosts}}}} SLAVE_HOSTS={{{{slave_hosts}}}}\n    python3 -m pytest -p no:cacheprovider -q --junitxml={{{{junit_xml}}}} -k 'public_agent or deliberately_failing'\n",
         sb.dir.path().display()
     );
     std::fs::write(&cfg, text.replace("tests:\n", &format!("tests:\n{framework}"))).unwrap();
@@ -452,6 +451,11 @@ fn dry_run_of_a_public_tree_directory_with_no_settings_plans_the_built_in_module
         .args([dir.to_str().unwrap()])
         .status(0);
     assert!(out.stdout.contains("preview the cluster with terraform plan\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  post-start check: sudo /opt/mesosphere/bin/dcos-check-runner check node-poststart (DC/OS 1.12 and later)\n"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stderr.contains("terraform plan: Plan: 14 to add, 0 to change, 0 to destroy."), "{}", out.stderr);
     let j = journal(&sb);
     let state = |n: &str| j["stages"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();

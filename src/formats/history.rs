@@ -31,6 +31,12 @@ pub struct HistoryBuild {
     pub artifact_id: String,
     #[serde(default)]
     pub packer_run_uuid: String,
+    /// The manifest post-processor's `custom_data`. dcos-images records the
+    /// build's inputs here: `dcos_images_inputs` (the digest over them all)
+    /// and `dcos_images_input:<input>` (each one), so that a later run with
+    /// the same inputs reuses the build's images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<std::collections::BTreeMap<String, String>>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }

@@ -13,6 +13,7 @@
 pub mod build;
 mod ci;
 pub mod cluster;
+pub mod identity;
 pub mod install;
 pub mod plan;
 pub mod preflight;
@@ -40,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use ci::report_blocking;
+pub use run::attempts_said;
 pub use teardown::{destroy_blocking, destroy_runs};
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,10 @@ pub struct QualifyOptions {
     pub no_comment: bool,
     /// `cluster up`: a cluster for engineers instead of a qualification.
     pub cluster_up: Option<ClusterUp>,
+    /// `--rebuild`: build even when a recorded build has the same inputs.
+    pub rebuild: bool,
+    /// `--retries N`, over `tests.retries`.
+    pub retries: Option<u32>,
 }
 
 /// `dcos-images cluster up`: no build, no tests, nothing published; the
@@ -117,7 +123,12 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     refuse_invalid(tree, config, &dirs)?;
     let tools = Tools { packer: tools::locate(Tool::Packer, None)?, terraform: tools::locate(Tool::Terraform, None)? };
     tools::locate(Tool::Ssh, None)?;
-    let plans: Vec<Plan> = dirs.iter().map(|d| plan::make_plan(tree, config, d, &tools, opts)).collect::<Result<_, _>>()?;
+    let ec2 = Ec2::load().await;
+    // Where each run's images come from: a reuse needs EC2 to say the
+    // recorded build's images are still there, before the plan says so.
+    let sources = join_all(dirs.iter().map(|d| identity::decide(&ec2, tree, d, opts))).await;
+    let plans: Vec<Plan> =
+        dirs.iter().zip(sources).map(|(d, source)| plan::make_plan(tree, config, d, &tools, opts, source)).collect::<Result<_, _>>()?;
     let ssh_config = config.ssh.config_file.as_ref().map(|f| root.join(f));
     if let Some(f) = &ssh_config {
         if !f.is_file() {
@@ -128,7 +139,6 @@ pub async fn qualify(root: &Path, tree: &Tree, config: &RootConfig, opts: &Quali
     let publish = if !opts.dry_run && !opts.no_publish && publishes { Some(publish_target(root, config, opts)?) } else { None };
 
     // Before anything is spent (a dry run asks too): EC2, per region.
-    let ec2 = Ec2::load().await;
     let builtin_module = config.cluster.module.is_none();
     let reports = join_all(dirs.iter().zip(&plans).map(|(d, plan)| {
         let ec2 = &ec2;

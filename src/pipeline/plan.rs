@@ -86,7 +86,7 @@ pub struct Plan {
     /// The image `--dry-run` previews the cluster with: the recorded one
     /// (`never`), else the base image of the cluster's region.
     pub preview_image: String,
-    /// Whether the run builds images (not `never`, not `cluster up`).
+    /// Whether packer builds the images (not `never`, not `cluster up`, not a reuse).
     pub builds: bool,
     /// The images a run without a build uses (`never`, `cluster up`).
     pub recorded_images: crate::formats::RegionImages,
@@ -94,6 +94,12 @@ pub struct Plan {
     pub keep_until: Option<String>,
     pub ssh_user: String,
     pub pytest_args: String,
+    /// How many times failed tests are run again on the same cluster.
+    pub retries: u32,
+    /// Whether a test that failed and then passed fails the run.
+    pub flaky: crate::config::FlakyPolicy,
+    /// Where the images come from: a build, a reused build, the recorded ones.
+    pub image_source: ImageSource,
     /// In order; publish sits after the step `publish_dcos_images_after` names.
     pub stages: Vec<Stage>,
 }
@@ -111,9 +117,19 @@ impl Plan {
             on_off(self.config.run_framework_tests),
             if self.pytest_args.is_empty() { "all" } else { &self.pytest_args }
         );
+        let _ = writeln!(
+            out,
+            "  retries:        failed tests run again up to {} time(s) on the same cluster; a test that fails, then passes, is flaky: {}",
+            self.retries,
+            match self.flaky {
+                crate::config::FlakyPolicy::Pass => "the run passes with a warning (tests.flaky: pass)",
+                crate::config::FlakyPolicy::Fail => "the run fails (tests.flaky: fail)",
+            }
+        );
         for (region, image) in &self.base_images {
             let _ = writeln!(out, "  base image:     {region} {image} (from {})", self.base_images_file);
         }
+        let _ = writeln!(out, "  images:         {}", self.image_source.said());
         let _ = writeln!(out, "  installer:      {}", self.installer.url);
         let _ = writeln!(out, "  post-start check: {} ({})", self.check_command, self.check_source);
         let n = self.spec.node_counts();
@@ -154,58 +170,214 @@ fn new_run_id(build_dir: &str) -> String {
     format!("{}-{slug}-{salt:04x}", now.format("%Y%m%dT%H%M%SZ"))
 }
 
-pub(super) fn make_plan(
-    tree: &Tree,
-    root_config: &RootConfig,
-    d: &LoadedBuildDir,
-    tools: &Tools,
-    opts: &QualifyOptions,
-) -> Result<Plan, Error> {
-    let config = d.config().expect("a valid build directory has a readable config");
+/// Where the cluster's images come from: decided before the plan (a reuse
+/// needs EC2 to say the images are still there), one of the plan's inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// packer builds them; `why` says why no recorded build is reused.
+    Build { inputs: Option<super::identity::BuildInputs>, why: String },
+    /// The images of a recorded build whose inputs are the same.
+    Reuse { uuid: String, built: String, images: RegionImages },
+    /// `never` and `cluster up`: the images dcos_images.yaml (or --image) names.
+    Recorded { why: String },
+}
+
+impl ImageSource {
+    /// The plan's line about the images.
+    pub fn said(&self) -> String {
+        match self {
+            ImageSource::Build { why, .. } => format!("build ({why})"),
+            ImageSource::Reuse { uuid, built, .. } => format!("reuse the images of build {uuid} (same inputs, built {built})"),
+            ImageSource::Recorded { why } => why.clone(),
+        }
+    }
+}
+
+/// What the plan reads of a build directory, checked.
+struct Facts {
+    config: PublishTestConfig,
+    base_images: BTreeMap<String, String>,
+    base_images_file: String,
+    spec: ClusterSpec,
+    cluster_region: String,
+    ssh_user: String,
+    dcos_version: String,
+    installer: crate::dcos::Installer,
+    check_command: String,
+    check_tool: &'static str,
+    check_source: &'static str,
+    /// The base image of the cluster's region (what `--dry-run` previews).
+    base_image_of_cluster: Option<String>,
+}
+
+/// The base image of each builder region of `d`.
+pub(super) fn base_images_of(tree: &Tree, d: &LoadedBuildDir) -> (BTreeMap<String, String>, String) {
     let base_file = tree.base_images_for(&d.dir).expect("a valid build directory has base images");
     let base_map = base_file.value().expect("valid base images parse");
     let template = d.packer.value().expect("a valid packer.json parses");
-    let profile = d.profile.as_ref().and_then(|p| p.value()).expect("a valid build directory has a profile");
-    let spec = crate::formats::profile::read(profile).spec;
-    let profile_file = d.profile.as_ref().map(|p| p.rel.clone()).unwrap_or_default();
-    let base_images =
+    let images =
         template.builders.iter().filter_map(|b| b.region.clone()).filter_map(|r| base_map.get(&r).map(|i| (r, i.to_owned()))).collect();
-    let build_region = template.builders.first().and_then(|b| b.region.as_deref());
-    let cluster_region = cluster::cluster_region(&spec, build_region)
-        .ok_or_else(|| Error::usage(format!("{}: no region for the cluster", d.dir.rel), "set aws_region in the cluster profile"))?;
-    let ssh_user = template.builders.first().and_then(|b| b.ssh_username.clone()).ok_or_else(|| {
-        Error::usage(format!("{}: packer.json has no ssh_username", d.dir.rel), "the tests log in as packer's ssh_username: set it")
-    })?;
-    if root_config.install.enabled {
-        install::check_templates(&root_config.install)
-            .and_then(|()| install::check_dcos_config(&root_config.dcos))
-            .map_err(|e| Error::usage(e, "fix install.* / dcos.config in dcos-images.yaml (README.md, Configuration)"))?;
+    (images, base_file.rel.clone())
+}
+
+impl Facts {
+    fn of(tree: &Tree, root_config: &RootConfig, d: &LoadedBuildDir) -> Result<Facts, Error> {
+        let config = d.config().expect("a valid build directory has a readable config");
+        let (base_images, base_images_file) = base_images_of(tree, d);
+        let template = d.packer.value().expect("a valid packer.json parses");
+        let profile = d.profile.as_ref().and_then(|p| p.value()).expect("a valid build directory has a profile");
+        let spec = crate::formats::profile::read(profile).spec;
+        let profile_file = d.profile.as_ref().map(|p| p.rel.clone()).unwrap_or_default();
+        let build_region = template.builders.first().and_then(|b| b.region.as_deref());
+        let cluster_region = cluster::cluster_region(&spec, build_region)
+            .ok_or_else(|| Error::usage(format!("{}: no region for the cluster", d.dir.rel), "set aws_region in the cluster profile"))?;
+        let ssh_user = template.builders.first().and_then(|b| b.ssh_username.clone()).ok_or_else(|| {
+            Error::usage(format!("{}: packer.json has no ssh_username", d.dir.rel), "the tests log in as packer's ssh_username: set it")
+        })?;
+        if root_config.install.enabled {
+            install::check_templates(&root_config.install)
+                .and_then(|()| install::check_dcos_config(&root_config.dcos))
+                .map_err(|e| Error::usage(e, "fix install.* / dcos.config in dcos-images.yaml (README.md, Configuration)"))?;
+        }
+        let dcos_version = crate::dcos::version_of(&spec, &d.dir.coords.dcos_version).to_owned();
+        // validate refuses a directory without an installer before this; the
+        // same rule, asked again, keeps the plan total.
+        let installer = crate::dcos::installer(&spec, &d.dir.coords.dcos_version)
+            .map_err(|no| Error::usage(format!("{profile_file}: {}", no.message), no.hint))?;
+        let post_start = crate::dcos::post_start_check(&dcos_version);
+        let (check_command, check_tool, check_source) = match &root_config.install.check_command {
+            Some(c) => (c.clone(), "install.check_command", "dcos-images.yaml"),
+            None => (post_start.command.to_owned(), post_start.tool, post_start.versions),
+        };
+        let base_image_of_cluster =
+            tree.base_images_for(&d.dir).and_then(|f| f.value()).and_then(|m| m.get(&cluster_region)).map(str::to_owned);
+        Ok(Facts {
+            config,
+            base_images,
+            base_images_file,
+            spec,
+            cluster_region,
+            ssh_user,
+            dcos_version,
+            installer,
+            check_command,
+            check_tool,
+            check_source,
+            base_image_of_cluster,
+        })
     }
-    let dcos_version = crate::dcos::version_of(&spec, &d.dir.coords.dcos_version).to_owned();
-    // validate refuses a directory without an installer before this; the
-    // same rule, asked again, keeps the plan total.
-    let installer = crate::dcos::installer(&spec, &d.dir.coords.dcos_version)
-        .map_err(|no| Error::usage(format!("{profile_file}: {}", no.message), no.hint))?;
-    let post_start = crate::dcos::post_start_check(&dcos_version);
-    let (check_command, check_tool, check_source) = match &root_config.install.check_command {
-        Some(c) => (c.clone(), "install.check_command", "dcos-images.yaml"),
-        None => (post_start.command.to_owned(), post_start.tool, post_start.versions),
-    };
-    let step = config.publish_dcos_images_after;
-    let up = opts.cluster_up.as_ref();
-    let never = step == PublishStep::Never;
-    // Without a build, the cluster runs the recorded images (or --image's).
-    let recorded_images: RegionImages = match (up, never) {
+}
+
+/// Everything a stage's decision looks at.
+struct Decide<'a> {
+    opts: &'a QualifyOptions,
+    root_config: &'a RootConfig,
+    config: &'a PublishTestConfig,
+    source: &'a ImageSource,
+    /// Why nothing runs that spends: `--dry-run`.
+    dry: Option<String>,
+}
+
+impl Decide<'_> {
+    fn builds(&self) -> bool {
+        matches!(self.source, ImageSource::Build { .. })
+    }
+
+    /// Why packer does not run: the images come from elsewhere, or a dry run.
+    fn packer_build(&self) -> Option<String> {
+        match self.source {
+            ImageSource::Build { .. } => self.dry.clone(),
+            other => Some(other.said()),
+        }
+    }
+
+    /// packer validate runs whenever packer will build (a dry run too).
+    fn packer_validate(&self) -> Option<String> {
+        (!self.builds()).then(|| self.source.said())
+    }
+
+    /// New images are checked and tagged; reused ones were checked before
+    /// the plan and keep their tags (they are not this run's to remove).
+    fn check_images(&self) -> Option<String> {
+        match self.source {
+            ImageSource::Build { .. } => self.dry.clone(),
+            ImageSource::Reuse { .. } => Some("reused images: EC2 said they are available before the plan".into()),
+            ImageSource::Recorded { why } => Some(why.clone()),
+        }
+    }
+
+    fn terraform_plan(&self) -> Option<String> {
+        (!self.opts.dry_run).then(|| "terraform apply plans the cluster itself".to_owned())
+    }
+
+    fn install(&self) -> Option<String> {
+        (!self.root_config.install.enabled)
+            .then(|| "install.enabled is false: the cluster module installs DC/OS".to_owned())
+            .or(self.dry.clone())
+    }
+
+    fn no_tests(&self) -> Option<String> {
+        self.opts.cluster_up.as_ref().map(|_| "cluster up runs no tests".to_owned())
+    }
+
+    fn integration_tests(&self) -> Option<String> {
+        self.no_tests()
+            .or_else(|| (!self.config.run_integration_tests).then(|| "run_integration_tests is false".to_owned()))
+            .or(self.dry.clone())
+    }
+
+    fn framework_tests(&self) -> Option<String> {
+        self.no_tests()
+            .or_else(|| (!self.config.run_framework_tests).then(|| "run_framework_tests is false".to_owned()))
+            .or_else(|| self.root_config.tests.framework_command.is_none().then(|| "no tests.framework_command configured".to_owned()))
+            .or(self.dry.clone())
+    }
+
+    /// Publishing: a reused build has nothing new to write at packer_build;
+    /// after the installation or the tests its qualification is recorded
+    /// (and committed only when a tracked file would change).
+    fn publish(&self) -> Option<String> {
+        let step = self.config.publish_dcos_images_after;
+        if self.opts.cluster_up.is_some() {
+            Some("cluster up publishes nothing".to_owned())
+        } else if step == PublishStep::Never {
+            Some("publish step is never".to_owned())
+        } else if matches!(self.source, ImageSource::Reuse { .. }) && step == PublishStep::PackerBuild {
+            Some("a reused build: nothing new to publish after packer_build".to_owned())
+        } else if self.opts.no_publish {
+            Some("--no-publish: results stay in the run directory".to_owned())
+        } else {
+            self.dry.clone()
+        }
+    }
+
+    fn teardown(&self, run_id: &str) -> Option<String> {
+        if self.opts.cluster_up.is_some() {
+            Some(format!("cluster up keeps the cluster: `dcos-images cluster down {run_id}` removes it"))
+        } else if self.opts.keep_cluster {
+            Some("--keep-cluster".to_owned())
+        } else {
+            self.dry.clone()
+        }
+    }
+}
+
+/// Where the images come from for `never` and `cluster up`, when they do
+/// not come from a build: the recorded images (or `--image`), which must
+/// hold the cluster's region. None for a run that builds (or reuses).
+pub(super) fn recorded_source(d: &LoadedBuildDir, opts: &QualifyOptions, cluster_region: &str) -> Result<Option<RegionImages>, Error> {
+    let never = d.config().is_some_and(|c| c.publish_dcos_images_after == PublishStep::Never);
+    let images: RegionImages = match (&opts.cluster_up, never) {
         (Some(u), _) => {
             let mut images = d.images().map(|i| i.0.clone()).unwrap_or_default();
             images.extend(u.images.clone());
             images
         }
         (None, true) => d.images().map(|i| i.0.clone()).unwrap_or_default(),
-        (None, false) => RegionImages::new(),
+        (None, false) => return Ok(None),
     };
-    if (up.is_some() || never) && !recorded_images.contains_key(&cluster_region) {
-        let (what, hint) = if up.is_some() {
+    if !images.contains_key(cluster_region) {
+        let (what, hint) = if opts.cluster_up.is_some() {
             ("cluster up needs an image", format!("qualify the directory first, or pass --image {cluster_region}=ami-..."))
         } else {
             (
@@ -218,146 +390,131 @@ pub(super) fn make_plan(
             hint,
         ));
     }
+    Ok(Some(images))
+}
+
+/// The run's plan: each stage runs, or is skipped for the reason its
+/// decision (a method of [`Decide`]) gives.
+pub(super) fn make_plan(
+    tree: &Tree,
+    root_config: &RootConfig,
+    d: &LoadedBuildDir,
+    tools: &Tools,
+    opts: &QualifyOptions,
+    source: ImageSource,
+) -> Result<Plan, Error> {
+    let f = Facts::of(tree, root_config, d)?;
     let run_id = new_run_id(&d.dir.rel);
     let run_dir = opts.run_root.join(&run_id);
     let tf = Terraform { program: tools.terraform.clone(), dir: run_dir.join("cluster") };
     let packer_call = |description: &str, args: &[&str]| ToolCall::new(description, &tools.packer, args.iter().copied(), &run_dir);
-    let dry = opts.dry_run.then(|| "dry run".to_owned());
-    let builds = up.is_none() && !never;
-    let no_build = match (up, never) {
-        (Some(_), _) => Some("cluster up: the images of dcos_images.yaml (or --image) are used".to_owned()),
-        (None, true) => Some("publish step is never: the recorded images are tested".to_owned()),
-        (None, false) => None,
-    };
-    let no_tests = up.map(|_| "cluster up runs no tests".to_owned());
+    let decide = Decide { opts, root_config, config: &f.config, source: &source, dry: opts.dry_run.then(|| "dry run".to_owned()) };
     let stage = |kind, description: &str, call: Option<ToolCall>, skipped: Option<String>| Stage {
         kind,
         description: description.to_owned(),
         call,
         skipped,
     };
-    let publish_skip = if up.is_some() {
-        Some("cluster up publishes nothing".to_owned())
-    } else if never {
-        Some("publish step is never".to_owned())
-    } else if opts.no_publish {
-        Some("--no-publish: results stay in the run directory".to_owned())
-    } else {
-        dry.clone()
-    };
+    let step = f.config.publish_dcos_images_after;
     let publish =
-        stage(StageKind::Publish, &format!("publish dcos_images.yaml, the history and packer.json (after {step})"), None, publish_skip);
+        stage(StageKind::Publish, &format!("publish dcos_images.yaml, the history and packer.json (after {step})"), None, decide.publish());
     let mut stages = vec![
         stage(StageKind::Render, "render packer.json and the cluster's root module into the run directory", None, None),
         stage(
             StageKind::PackerValidate,
             "check the rendered template with packer",
             Some(packer_call("check the rendered template with packer", &["validate", PACKER])),
-            no_build.clone(),
+            decide.packer_validate(),
         ),
         stage(StageKind::TerraformInit, "initialise the cluster module with terraform", Some(tf.init()), None),
         stage(StageKind::TerraformValidate, "check the cluster module with terraform", Some(tf.validate()), None),
-        stage(
-            StageKind::TerraformPlan,
-            "preview the cluster with terraform plan",
-            Some(tf.plan()),
-            (!opts.dry_run).then(|| "terraform apply plans the cluster itself".to_owned()),
-        ),
+        stage(StageKind::TerraformPlan, "preview the cluster with terraform plan", Some(tf.plan()), decide.terraform_plan()),
         stage(
             StageKind::PackerBuild,
             "build the image with packer",
             Some(packer_call("build the image with packer", &["build", "-machine-readable", PACKER])),
-            no_build.clone().or(dry.clone()),
+            decide.packer_build(),
         ),
-        stage(
-            StageKind::CheckImages,
-            "ask EC2 that each new image is available in every region, and tag it",
-            None,
-            no_build.or(dry.clone()),
-        ),
+        stage(StageKind::CheckImages, "ask EC2 that each new image is available in every region, and tag it", None, decide.check_images()),
     ];
     if step == PublishStep::PackerBuild {
         stages.push(publish.clone());
     }
+    let region = &f.cluster_region;
     stages.push(stage(
         StageKind::ClusterApply,
-        &format!("create the cluster with terraform in {cluster_region}"),
+        &format!("create the cluster with terraform in {region}"),
         Some(tf.apply()),
-        dry.clone(),
+        decide.dry.clone(),
     ));
-    stages.push(stage(StageKind::ClusterOutputs, "read the cluster's addresses from terraform", Some(tf.output()), dry.clone()));
-    let install_skip =
-        (!root_config.install.enabled).then(|| "install.enabled is false: the cluster module installs DC/OS".to_owned()).or(dry.clone());
+    stages.push(stage(StageKind::ClusterOutputs, "read the cluster's addresses from terraform", Some(tf.output()), decide.dry.clone()));
     stages.push(stage(
         StageKind::InstallDcos,
         &format!(
-            "install DC/OS {dcos_version} over ssh: the bootstrap node, the masters, then the agents; wait until it is up (post-start checks: {check_tool})"
+            "install DC/OS {} over ssh: the bootstrap node, the masters, then the agents; wait until it is up (post-start checks: {})",
+            f.dcos_version, f.check_tool
         ),
         None,
-        install_skip,
+        decide.install(),
     ));
     if step == PublishStep::DcosInstallation {
         stages.push(publish.clone());
     }
-    let integration_skip =
-        no_tests.clone().or_else(|| (!config.run_integration_tests).then(|| "run_integration_tests is false".to_owned())).or(dry.clone());
     stages.push(stage(
         StageKind::IntegrationTests,
-        &format!("run the integration tests on the first master as {ssh_user}"),
+        &format!("run the integration tests on the first master as {}", f.ssh_user),
         None,
-        integration_skip,
+        decide.integration_tests(),
     ));
-    let framework_skip = no_tests
-        .clone()
-        .or_else(|| (!config.run_framework_tests).then(|| "run_framework_tests is false".to_owned()))
-        .or_else(|| root_config.tests.framework_command.is_none().then(|| "no tests.framework_command configured".to_owned()))
-        .or(dry.clone());
-    stages.push(stage(StageKind::FrameworkTests, "run the framework tests (tests.framework_command)", None, framework_skip));
+    stages.push(stage(StageKind::FrameworkTests, "run the framework tests (tests.framework_command)", None, decide.framework_tests()));
     if matches!(step, PublishStep::IntegrationTests | PublishStep::Never) {
         stages.push(publish);
     }
-    let teardown_skip = if up.is_some() {
-        Some(format!("cluster up keeps the cluster: `dcos-images cluster down {run_id}` removes it"))
-    } else if opts.keep_cluster {
-        Some("--keep-cluster".to_owned())
-    } else {
-        dry.clone()
-    };
     stages.push(stage(
         StageKind::Teardown,
         "destroy the cluster with terraform, then remove through EC2 whatever of it is left",
         Some(tf.destroy()),
-        teardown_skip,
+        decide.teardown(&run_id),
     ));
-    let preview_image = if up.is_some() || never {
-        recorded_images.get(&cluster_region).cloned()
-    } else {
-        base_map.get(&cluster_region).map(str::to_owned)
+    // Without a build, the cluster runs the recorded (or reused) images.
+    let recorded_images = match &source {
+        ImageSource::Reuse { images, .. } => images.clone(),
+        ImageSource::Recorded { .. } => recorded_source(d, opts, region)?.unwrap_or_default(),
+        ImageSource::Build { .. } => RegionImages::new(),
+    };
+    let preview_image = match &source {
+        ImageSource::Build { .. } => f.base_image_of_cluster.clone(),
+        _ => recorded_images.get(region).cloned(),
     }
     .unwrap_or_else(|| PLACEHOLDER_IMAGE.to_owned());
-    let keep_until = up.map(|u| {
+    let keep_until = opts.cluster_up.as_ref().map(|u| {
         (chrono::Utc::now() + chrono::Duration::from_std(u.ttl).unwrap_or(chrono::Duration::days(1)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     });
-    let pytest_args = test_command::pytest_args(&opts.selection, &config);
+    let pytest_args = test_command::pytest_args(&opts.selection, &f.config);
+    let retries = opts.retries.unwrap_or(root_config.tests.retries);
+    let builds = decide.builds();
     Ok(Plan {
         run_id,
         build_dir: d.dir.rel.clone(),
-        config,
-        base_images,
-        base_images_file: base_file.rel.clone(),
+        config: f.config,
+        base_images: f.base_images,
+        base_images_file: f.base_images_file,
         run_dir,
-        cluster_region,
-        spec,
-        installer,
-        check_command,
-        check_source,
+        cluster_region: f.cluster_region,
+        spec: f.spec,
+        installer: f.installer,
+        check_command: f.check_command,
+        check_source: f.check_source,
         preview_image,
         builds,
         recorded_images,
         keep_until,
-        ssh_user,
+        ssh_user: f.ssh_user,
         pytest_args,
+        retries,
+        flaky: root_config.tests.flaky,
+        image_source: source,
         stages,
     })
 }

@@ -34,6 +34,17 @@ impl Results {
         Results { files: vec![(DCOS_IMAGES, images.to_yaml()), (HISTORY, history_text.to_owned()), (PACKER, packer)] }
     }
 
+    /// Only the files whose content differs from what `dir` holds.
+    pub fn changed(&self, dir: &Path) -> Results {
+        let files = self
+            .files
+            .iter()
+            .filter(|(name, text)| std::fs::read(dir.join(name)).ok().as_deref() != Some(text.as_bytes()))
+            .cloned()
+            .collect();
+        Results { files }
+    }
+
     /// Writes every file into `dir`, each atomically.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
         self.files

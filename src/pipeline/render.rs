@@ -23,11 +23,14 @@ pub struct RenderInputs<'a> {
     /// Tagged on everything packer creates, from the moment it exists: a
     /// build that is killed still leaves nothing `destroy RUN_ID` cannot find.
     pub run_id: &'a str,
+    /// The build's inputs (identity.rs), recorded by packer's manifest as
+    /// its `custom_data`, beside the images they made.
+    pub custom_data: Option<&'a serde_json::Map<String, Value>>,
 }
 
 /// The builder options whose tags land on what packer creates: the image,
 /// the builder instance, its volumes and the image's snapshots.
-const TAGGED_BY_PACKER: [&str; 4] = ["tags", "run_tags", "run_volume_tags", "snapshot_tags"];
+pub(super) const TAGGED_BY_PACKER: [&str; 4] = ["tags", "run_tags", "run_volume_tags", "snapshot_tags"];
 
 pub fn render(template: &PackerTemplate, inputs: &RenderInputs) -> Value {
     let mut t = template.clone();
@@ -85,6 +88,11 @@ pub fn render(template: &PackerTemplate, inputs: &RenderInputs) -> Value {
     let mut point_manifest = |pp: &mut Value| {
         if pp.get("type").and_then(Value::as_str) == Some("manifest") {
             pp["output"] = Value::String(manifest.clone());
+            if let Some(data) = inputs.custom_data {
+                let mut merged = pp.get("custom_data").and_then(Value::as_object).cloned().unwrap_or_default();
+                merged.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
+                pp["custom_data"] = Value::Object(merged);
+            }
         }
     };
     if let Some(pps) = doc.get_mut("post-processors").and_then(Value::as_array_mut) {

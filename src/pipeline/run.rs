@@ -2,7 +2,7 @@
 //! order and dispatches on each one's kind; the journal records every step.
 
 use super::build::{self, BuildOutcome};
-use super::plan::{Plan, Stage, StageKind};
+use super::plan::{ImageSource, Plan, Stage, StageKind};
 use super::publish::{PublishTarget, Results};
 use super::{cluster, join_all, render, summary, test_command, write_json, QualifyOptions, IMAGE_TIMEOUT};
 use crate::cloud::ec2::Ec2;
@@ -14,7 +14,7 @@ use crate::formats::junit::TestSummary;
 use crate::formats::RegionImages;
 use crate::journal::{ClusterRecord, ClusterState, Journal, RunState, StageState};
 use crate::tools::process::{self, Finished, Interrupts, Stream};
-use crate::tools::ssh::Ssh;
+use crate::tools::ssh::{shell_quote, Ssh};
 use crate::tools::{ToolCall, ToolError};
 use crate::tree::{LoadedBuildDir, HISTORY, PACKER};
 use std::io::{IsTerminal, Write};
@@ -179,10 +179,11 @@ impl Run<'_> {
             print!("{}", self.plan.render_text());
         } else {
             self.say(&format!(
-                "qualifying {} (run {})\n  run directory: {}",
+                "qualifying {} (run {})\n  run directory: {}\n  images: {}",
                 self.plan.build_dir,
                 self.plan.run_id,
-                self.plan.run_dir.display()
+                self.plan.run_dir.display(),
+                self.plan.image_source.said()
             ));
         }
         let result = self.main_flow().await.map_err(|e| match self.current_stage {
@@ -290,6 +291,13 @@ impl Run<'_> {
     /// not, and did not publish them, are deregistered with their snapshots
     /// in every region, unless `--keep-images`.
     async fn settle_images(&mut self) {
+        if self.journal.reused_build.is_some() {
+            // Not this run's images: never removed here; qualified again when the run qualified them.
+            if let (Some(ec2), RunState::Qualified) = (self.ec2, self.journal.state) {
+                self.tag_images(ec2, sweep::QUALIFIED_TAG).await;
+            }
+            return;
+        }
         let built = self.journal.stages.iter().any(|s| s.name == StageKind::PackerBuild.name() && s.state != StageState::Skipped);
         let Some(ec2) = self.ec2.filter(|_| built && !self.opts.dry_run) else { return };
         if matches!(self.journal.state, RunState::Qualified | RunState::Built) {
@@ -335,9 +343,29 @@ impl Run<'_> {
         let manifest = self.plan.run_dir.join(HISTORY);
         // Without a build, the cluster runs the images the plan names.
         let mut images: RegionImages = self.plan.recorded_images.clone();
-        let mut results: Option<Results> = None;
+        // A reused build's results: its images, the history as it is.
+        let reused = matches!(self.plan.image_source, ImageSource::Reuse { .. });
+        let mut results: Option<Results> = match &self.plan.image_source {
+            ImageSource::Reuse { uuid, images, .. } => {
+                self.journal.reused_build = Some(uuid.clone());
+                self.journal.images = images.clone();
+                let template = self.d.packer.value().expect("validated");
+                let history = self.d.history.as_ref().map(|h| h.text.clone()).unwrap_or_default();
+                Some(Results::new(
+                    &DcosImages(images.clone()),
+                    &history,
+                    template,
+                    &self.d.packer.text,
+                    &self.plan.base_images,
+                    &self.plan.build_dir,
+                ))
+            }
+            _ => None,
+        };
         let mut outputs: Option<cluster::ClusterOutputs> = None;
         let mut passed = true;
+        // Flaky tests, when tests.flaky is fail.
+        let mut flaky_failed: Vec<String> = Vec::new();
         let stages = self.plan.stages.clone();
         for stage in &stages {
             if stage.kind == StageKind::Teardown {
@@ -351,7 +379,8 @@ impl Run<'_> {
             // A build's results are published, or kept in the run directory
             // when the plan skips publishing (--no-publish); failed tests
             // publish nothing. Without a build the plan has skipped it.
-            if stage.kind == StageKind::Publish && results.is_some() {
+            // (A reused build has nothing to publish where the plan skips it.)
+            if stage.kind == StageKind::Publish && results.is_some() && !(reused && stage.skipped.is_some() && !self.opts.no_publish) {
                 if !passed {
                     self.journal.skip(StageKind::Publish.name(), &stage.description, "tests failed: nothing published");
                     continue;
@@ -429,6 +458,10 @@ impl Run<'_> {
                     let o = outputs.as_ref().expect("outputs come before the tests");
                     let summary = self.remote_tests(stage.kind, &template, o, suite).await?;
                     passed &= summary.failed == 0;
+                    if self.plan.flaky == crate::config::FlakyPolicy::Fail && summary.flaky().next().is_some() {
+                        passed = false;
+                        flaky_failed.extend(summary.flaky().map(|t| t.name.clone()));
+                    }
                     match stage.kind {
                         StageKind::IntegrationTests => self.journal.integration_tests = Some(summary),
                         _ => self.journal.framework_tests = Some(summary),
@@ -440,6 +473,12 @@ impl Run<'_> {
             }
         }
         if !passed {
+            if !flaky_failed.is_empty() {
+                return Err(StageError::tests_failed(format!(
+                    "tests failed: flaky tests fail the run (tests.flaky: fail): {}",
+                    flaky_failed.join(", ")
+                )));
+            }
             return Err(StageError::tests_failed("tests failed"));
         }
         if self.opts.dry_run {
@@ -504,6 +543,11 @@ impl Run<'_> {
     /// root module with a placeholder image (enough for `terraform validate`).
     pub(super) fn render(&self, manifest: &Path, image: &str) -> Result<(), String> {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_EC2").ok().filter(|s| !s.is_empty());
+        // What defines the image, recorded by packer beside it (identity.rs).
+        let custom_data = match &self.plan.image_source {
+            super::plan::ImageSource::Build { inputs: Some(inputs), .. } => Some(inputs.custom_data()),
+            _ => None,
+        };
         if let Some(h) = &self.d.history {
             std::fs::write(manifest, &h.text).map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
         }
@@ -516,6 +560,7 @@ impl Run<'_> {
                 manifest,
                 ec2_endpoint: endpoint.as_deref(),
                 run_id: &self.plan.run_id,
+                custom_data: custom_data.as_ref(),
             },
         );
         write_json(&self.plan.run_dir.join(PACKER), &rendered)?;
@@ -602,7 +647,21 @@ impl Run<'_> {
             (Some(target), None) => {
                 let t = self.begin(StageKind::Publish);
                 let _serial = self.publish_lock.lock().await;
-                let written = results.write(&self.d.dir.abs).map_err(|(p, e)| format!("cannot write {}: {e}", p.display()));
+                let changed = results.changed(&self.d.dir.abs);
+                if changed.files.is_empty() {
+                    // A reused build the tracked files already name: its
+                    // qualification is this run's report, statuses and tag.
+                    self.end(t, StageState::Ok, Some("nothing changed: the tracked files already name these images".into()));
+                    println!(
+                        "{}qualified again {}: the tracked files already name these images; nothing to commit",
+                        self.label, self.plan.build_dir
+                    );
+                    if let Some(ec2) = self.ec2 {
+                        self.tag_images(ec2, sweep::PUBLISHED_TAG).await;
+                    }
+                    return Ok(());
+                }
+                let written = changed.write(&self.d.dir.abs).map_err(|(p, e)| format!("cannot write {}: {e}", p.display()));
                 let target = target.clone();
                 let rel = self.plan.build_dir.clone();
                 let outcome = match written {
@@ -651,8 +710,10 @@ impl Run<'_> {
     }
 
     /// Runs a test command on the first master, fetches its JUnit report and
-    /// summarises it. A failed test is a result; a command that produced no
-    /// report is a tool failure.
+    /// summarises it. Integration tests that fail run again, only they, up
+    /// to the plan's retries, on the same cluster: one that then passes is
+    /// flaky. A failed test is a result; a command that produced no report
+    /// is a tool failure.
     pub(super) async fn remote_tests(
         &mut self,
         kind: StageKind,
@@ -661,71 +722,124 @@ impl Run<'_> {
         suite: &str,
     ) -> Step<TestSummary> {
         let t = self.begin(kind);
-        let junit_remote = format!("/tmp/dcos-images-{}-{suite}.xml", self.plan.run_id);
+        let retries = if kind == StageKind::IntegrationTests { self.plan.retries } else { 0 };
+        let mut attempts: Vec<Vec<crate::formats::junit::Case>> = Vec::new();
+        let mut pytest_args = self.plan.pytest_args.clone();
+        for attempt in 1..=retries + 1 {
+            let cases = match self.run_tests_once(template, outputs, suite, &pytest_args, attempt).await {
+                Ok(cases) => cases,
+                Err(e) => {
+                    let interrupted = e.kind == StageErrorKind::Interrupted;
+                    self.end(t, if interrupted { StageState::Interrupted } else { StageState::Failed }, Some(e.message.clone()));
+                    return Err(e);
+                }
+            };
+            attempts.push(cases);
+            let summary = crate::formats::junit::merge(&attempts);
+            // Again: the tests still failing that pytest can be pointed at.
+            let last = attempts.last().expect("an attempt ran");
+            let again: Vec<String> = last
+                .iter()
+                .filter(|c| c.failed() && summary.failed_names.contains(&c.display_name()))
+                .filter_map(|c| c.node_id())
+                .collect();
+            if again.is_empty() || attempt > retries {
+                break;
+            }
+            self.say(&format!(
+                "  {} test(s) failed: running them again on the same cluster (attempt {} of {}): {}",
+                again.len(),
+                attempt + 1,
+                retries + 1,
+                again.join(", ")
+            ));
+            pytest_args = again.iter().map(|id| shell_quote(id)).collect::<Vec<_>>().join(" ");
+        }
+        let summary = crate::formats::junit::merge(&attempts);
+        let flaky: Vec<&crate::formats::junit::RetriedTest> = summary.flaky().collect();
+        let line = format!(
+            "{suite} tests: {} passed{}, {} failed, {} skipped{}",
+            summary.passed,
+            if flaky.is_empty() { String::new() } else { format!(" ({} flaky)", flaky.len()) },
+            summary.failed,
+            summary.skipped,
+            if summary.failed_names.is_empty() { String::new() } else { format!(" (failed: {})", summary.failed_names.join(", ")) }
+        );
+        self.say(&line);
+        for r in &summary.retried {
+            let what = if r.flaky { "flaky (failed, then passed)" } else { "failed on every attempt" };
+            let prefix = if r.flaky { "warning: " } else { "" };
+            self.say(&format!("  {prefix}{} {what}: {}", r.name, attempts_said(r)));
+        }
+        let flaky_fails = !flaky.is_empty() && self.plan.flaky == crate::config::FlakyPolicy::Fail;
+        let state = if summary.failed == 0 && !flaky_fails { StageState::Ok } else { StageState::Failed };
+        self.end(t, state, Some(line));
+        Ok(summary)
+    }
+
+    /// One run of a test command: the cases of its JUnit report.
+    async fn run_tests_once(
+        &mut self,
+        template: &str,
+        outputs: &cluster::ClusterOutputs,
+        suite: &str,
+        pytest_args: &str,
+        attempt: u32,
+    ) -> Step<Vec<crate::formats::junit::Case>> {
+        // The first attempt's files keep their names; later ones are numbered.
+        let nth = if attempt == 1 { String::new() } else { format!(".attempt-{attempt}") };
+        let junit_remote = format!("/tmp/dcos-images-{}-{suite}{nth}.xml", self.plan.run_id);
         let command = test_command::render_command(
             template,
             &test_command::CommandVars {
                 master_hosts: &outputs.masters_private_ips,
                 slave_hosts: &outputs.private_agents_private_ips,
                 public_slave_hosts: &outputs.public_agents_private_ips,
-                pytest_args: &self.plan.pytest_args,
+                pytest_args,
                 junit_xml: &junit_remote,
             },
-        );
-        let fail = |this: &mut Self, m: String| {
-            this.end(t, StageState::Failed, Some(m.clone()));
-            Err(StageError::tool(m))
-        };
-        let command = match command {
-            Ok(c) => c,
-            Err(e) => return fail(self, e),
-        };
-        let ssh = match Ssh::locate(self.ssh_config.clone(), &self.plan.run_dir) {
-            Ok(s) => s,
-            Err(e) => return fail(self, e.to_string()),
-        };
+        )
+        .map_err(StageError::tool)?;
+        let ssh = Ssh::locate(self.ssh_config.clone(), &self.plan.run_dir).map_err(|e| StageError::tool(e.to_string()))?;
         let Some(master) = outputs.first_master(self.config.ssh.connect_to).map(str::to_owned) else {
-            return fail(
-                self,
-                format!("the cluster has no master address to connect to (ssh.connect_to: {:?})", self.config.ssh.connect_to),
-            );
+            return Err(StageError::tool(format!(
+                "the cluster has no master address to connect to (ssh.connect_to: {:?})",
+                self.config.ssh.connect_to
+            )));
         };
         let user = self.plan.ssh_user.clone();
         let call = ssh.run(&format!("run the {suite} tests on {master}"), &user, &master, &command);
-        let log = format!("{suite}-tests.log");
-        let finished = self.streamed(&call, &log, 0, Duration::from_secs(10)).await;
-        match finished {
-            Ok(Finished::Interrupted) => {
-                self.end(t, StageState::Interrupted, None);
-                return Err(StageError::interrupted(format!("interrupted during the {suite} tests")));
-            }
-            Err(e) => return fail(self, e.to_string()),
+        let log = format!("{suite}-tests{nth}.log");
+        match self.streamed(&call, &log, 0, Duration::from_secs(10)).await {
+            Ok(Finished::Interrupted) => return Err(StageError::interrupted(format!("interrupted during the {suite} tests"))),
+            Err(e) => return Err(StageError::tool(e.to_string())),
             Ok(Finished::Exited { .. }) => {}
         }
-        let local = self.plan.run_dir.join(format!("{suite}-junit.xml"));
+        let local = self.plan.run_dir.join(format!("{suite}-junit{nth}.xml"));
         let fetch = ssh.fetch(&format!("fetch the {suite} tests' JUnit report"), &user, &master, &junit_remote);
         let xml = match tokio::task::spawn_blocking(move || fetch.run_captured()).await.expect("fetch task") {
             Ok(xml) => xml,
             Err(e) => {
-                let m = format!("the {suite} tests left no JUnit report ({e}); their output is in {log}\n{}", self.tail(&log));
-                return fail(self, m);
+                return Err(StageError::tool(format!(
+                    "the {suite} tests left no JUnit report ({e}); their output is in {log}\n{}",
+                    self.tail(&log)
+                )))
             }
         };
         let _ = std::fs::write(&local, &xml);
-        let summary = match crate::formats::junit::parse(&xml) {
-            Ok(s) => s,
-            Err(e) => return fail(self, format!("{}: {e}", local.display())),
-        };
-        let line = format!(
-            "{suite} tests: {} passed, {} failed, {} skipped{}",
-            summary.passed,
-            summary.failed,
-            summary.skipped,
-            if summary.failed_names.is_empty() { String::new() } else { format!(" (failed: {})", summary.failed_names.join(", ")) }
-        );
-        self.say(&line);
-        let state = if summary.failed == 0 { StageState::Ok } else { StageState::Failed };
-        self.end(t, state, Some(line));
-        Ok(summary)
+        crate::formats::junit::cases(&xml).map_err(|e| StageError::tool(format!("{}: {e}", local.display())))
     }
+}
+
+/// `attempt 1 failed (0.5 s), attempt 2 passed (0.4 s)`.
+pub fn attempts_said(r: &crate::formats::junit::RetriedTest) -> String {
+    r.attempts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match a.seconds {
+            Some(t) => format!("attempt {} {} ({t:.1} s)", i + 1, a.outcome),
+            None => format!("attempt {} {}", i + 1, a.outcome),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -48,6 +48,9 @@ pub struct RunReport {
     pub images_note: Option<String>,
     pub integration_tests: Option<TestSummary>,
     pub framework_tests: Option<TestSummary>,
+    /// A line per failed, flaky or retried test (Markdown-safe).
+    pub integration_lines: Vec<String>,
+    pub framework_lines: Vec<String>,
     pub cleanup: String,
     pub error: Option<String>,
     /// The fence around `error`: longer than any run of `~` in it, so the
@@ -121,7 +124,12 @@ impl RunReport {
             (None, None) => "-".to_owned(),
             (i, f) => [("integration", i), ("framework", f)]
                 .iter()
-                .filter_map(|(name, t)| t.as_ref().map(|t| format!("{name} {}/{}", t.passed, t.total())))
+                .filter_map(|(name, t)| {
+                    t.as_ref().map(|t| match t.flaky().count() {
+                        0 => format!("{name} {}/{}", t.passed, t.total()),
+                        n => format!("{name} {}/{} ({n} flaky)", t.passed, t.total()),
+                    })
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         };
@@ -158,10 +166,16 @@ impl RunReport {
                 .collect(),
             images: j.images.clone(),
             images_note: match (j.images.is_empty(), j.images_removed, j.images_wanted()) {
+                _ if j.reused_build.is_some() => Some(format!(
+                    "Reused from build `{}`: the same inputs (template, base images, files packer reads), so not built again.",
+                    j.reused_build.as_deref().unwrap_or_default()
+                )),
                 (true, _, _) | (false, false, true) => None,
                 (false, true, _) => Some("**Not qualified**: these images were deregistered, with their snapshots, in every region (`--keep-images` keeps them).".into()),
                 (false, false, false) => Some("**Not qualified**: these images are kept (`--keep-images`); do not use them.".into()),
             },
+            integration_lines: j.integration_tests.as_ref().map(test_lines).unwrap_or_default(),
+            framework_lines: j.framework_tests.as_ref().map(test_lines).unwrap_or_default(),
             integration_tests: j.integration_tests.clone(),
             framework_tests: j.framework_tests.clone(),
             cleanup,
@@ -169,6 +183,31 @@ impl RunReport {
             error: j.error.clone(),
         }
     }
+}
+
+/// Inline code that nothing in `text` can end: a backtick run longer than
+/// any inside it (CommonMark code spans).
+pub fn code_span(text: &str) -> String {
+    let text = text.replace('\n', " ");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let ticks = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') { " " } else { "" };
+    format!("{ticks}{pad}{text}{pad}{ticks}")
+}
+
+/// The report's lines about a suite's tests that did not simply pass: each
+/// flaky test and each failure, with every attempt where there were several.
+fn test_lines(t: &TestSummary) -> Vec<String> {
+    let attempts = |name: &str| t.retried.iter().find(|r| r.name == name).map(crate::pipeline::attempts_said);
+    let mut lines: Vec<String> =
+        t.flaky().map(|r| format!("flaky (failed, then passed): {}: {}", code_span(&r.name), crate::pipeline::attempts_said(r))).collect();
+    for name in &t.failed_names {
+        lines.push(match attempts(name) {
+            Some(said) => format!("failed on every attempt: {}: {said}", code_span(name)),
+            None => format!("failed: {}", code_span(name)),
+        });
+    }
+    lines
 }
 
 pub fn markdown(report: &Report) -> Result<String, String> {
@@ -243,8 +282,14 @@ pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuit
         let Ok(text) = std::fs::read_to_string(j.run_dir.join(format!("{suite}-junit.xml"))) else { continue };
         let Ok(cases) = crate::formats::junit::cases(&text) else { continue };
         let mut tests = TestSuite::new(named(&format!("{suite} tests")));
+        let summary = if suite == "integration" { j.integration_tests.as_ref() } else { j.framework_tests.as_ref() };
         for c in cases {
             use crate::formats::junit::Outcome;
+            // A test that ran again carries its attempts, as Surefire writes
+            // them: a flaky one passed, with a <flakyFailure> per failed
+            // attempt; one that failed every time fails, with a
+            // <rerunFailure> per attempt before the last.
+            let retried = summary.and_then(|t| t.retried.iter().find(|r| r.name == c.display_name())).cloned();
             let status = match c.outcome {
                 Outcome::Passed => TestCaseStatus::success(),
                 Outcome::Failed { message, text } => {
@@ -263,6 +308,10 @@ pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuit
                     st
                 }
             };
+            let status = match retried {
+                Some(r) => with_attempts(status, &r),
+                None => status,
+            };
             let mut case = TestCase::new(c.name, status);
             if let Some(cn) = c.classname {
                 case.set_classname(cn);
@@ -275,6 +324,33 @@ pub fn junit_suites(j: &Journal, run: Option<&str>) -> Vec<quick_junit::TestSuit
         suites.push(tests);
     }
     suites
+}
+
+/// A retried test's status, Surefire's way: a flaky one passed, with a
+/// flaky run per failed attempt; one that failed every time is the first
+/// attempt's failure with a rerun per later attempt.
+fn with_attempts(first: quick_junit::TestCaseStatus, r: &crate::formats::junit::RetriedTest) -> quick_junit::TestCaseStatus {
+    use quick_junit::{NonSuccessKind, TestCaseStatus, TestRerun};
+    // junit-10.xsd's rerun elements require `type` and have no `time`: the
+    // attempt's number and duration go into the message.
+    let rerun = |(n, a): (usize, &crate::formats::junit::TestAttempt)| {
+        let kind = if a.outcome == "error" { NonSuccessKind::Error } else { NonSuccessKind::Failure };
+        let mut run = TestRerun::new(kind);
+        let took = a.seconds.map(|t| format!(" ({t:.1} s)")).unwrap_or_default();
+        run.set_type(a.outcome.as_str());
+        run.set_message(format!("attempt {}{took}: {}", n + 1, a.message.as_deref().unwrap_or(&a.outcome)));
+        run
+    };
+    let Some((_, before)) = r.attempts.split_last() else { return first };
+    if r.flaky {
+        let mut st = TestCaseStatus::success();
+        st.add_reruns(before.iter().enumerate().map(rerun));
+        return st;
+    }
+    // Failed every time: the first attempt is the failure, the others its reruns.
+    let mut st = first;
+    st.add_reruns(r.attempts.iter().enumerate().skip(1).map(rerun));
+    st
 }
 
 /// The JUnit XML of `journals`' runs (see [`junit_suites`]).

@@ -449,6 +449,17 @@ impl Sandbox {
         });
     }
 
+    /// The journal of the newest run under the run directory (`runs --json`).
+    pub fn last_journal(&self) -> serde_json::Value {
+        let runs = super::Test::new().args(["runs", "--json", "--run-dir", self.run_dir().to_str().unwrap()]).status(0).json();
+        runs.as_array().unwrap().last().expect("a run").clone()
+    }
+
+    /// How many commits the bare remote's main has.
+    pub fn remote_commits(&self) -> String {
+        git(&self.dir.path().join("remote.git"), &["rev-list", "--count", "main"]).trim().to_owned()
+    }
+
     pub fn run_dir(&self) -> PathBuf {
         self.dir.path().join("runs")
     }

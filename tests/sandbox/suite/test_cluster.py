@@ -26,3 +26,14 @@ def test_one_public_agent():
 
 def test_deliberately_failing():
     assert False, "fails on purpose: select it (-k deliberately) to see a failing run"
+
+
+def test_deliberately_flaky():
+    """Fails on its first attempt on a cluster and passes on the next: select
+    it (-k deliberately_flaky) to see a flaky test. The attempts are counted
+    in the stand-in DC/OS's state of this run, on the first master."""
+    master = hosts("MASTER_HOSTS")[0]
+    marker = f"/opt/mesosphere/sandbox-nodes/{master}/flaky-attempted"
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        assert False, "fails on its first attempt on this cluster"
