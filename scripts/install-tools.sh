@@ -65,6 +65,22 @@ if ! echo "$junit_xsd_sha256  $junit_xsd" | sha256sum --check --status 2>/dev/nu
   rm -rf "$sdist_dir"
 fi
 
+# tests/site.rs runs axe-core (Deque's accessibility engine, MPL-2.0) in the
+# page: its axe.min.js from the npm package, pinned by version and checksum.
+axe_js="${DCOS_IMAGES_AXE_JS:-/usr/local/share/dcos-images/axe.min.js}"
+axe_sha256=e9e5863c33a874f09bc01acd9234b7e3c871479f5eef8802fa582544465e6d01
+if ! echo "$axe_sha256  $axe_js" | sha256sum --check --status 2>/dev/null; then
+  echo "installing axe-core 4.11.0's axe.min.js (npm)" >&2
+  command -v npm >/dev/null || { echo "npm is needed to fetch axe-core: apt-get install npm" >&2; exit 1; }
+  pack_dir="$(mktemp -d)"
+  (cd "$pack_dir" && npm pack -q axe-core@4.11.0 >/dev/null)
+  tar -xzf "$pack_dir"/axe-core-4.11.0.tgz -C "$pack_dir" package/axe.min.js
+  echo "$axe_sha256  $pack_dir/package/axe.min.js" | sha256sum --check --status \
+    || { echo "axe.min.js in axe-core 4.11.0 is not the expected file" >&2; exit 1; }
+  install -D -m 0644 "$pack_dir"/package/axe.min.js "$axe_js"
+  rm -rf "$pack_dir"
+fi
+
 if ! getent passwd dcos-sandbox >/dev/null; then
   useradd --create-home --shell /bin/bash dcos-sandbox
 fi

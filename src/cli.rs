@@ -463,7 +463,11 @@ pub fn run(inv: Invocation) -> Result<u8, Error> {
         }
         Command::Site { out } => {
             let all = Filter::default();
-            let written = crate::site::write(&inv.layout_for(&all)?, out).map_err(|e| {
+            let options = crate::site::SiteOptions {
+                repository_url: crate::site::repository_url(&inv.root, &inv.config),
+                rules: validate::Rules::of(&inv.config),
+            };
+            let written = crate::site::write(&inv.layout_for(&all)?, out, &options).map_err(|e| {
                 Error::usage(format!("cannot write the site into {}: {e}", out.display()), "pass --out a directory you can write")
             })?;
             for path in written {

@@ -27,12 +27,26 @@ pub struct RootConfig {
     pub dcos: DcosConfig,
     #[serde(default)]
     pub install: InstallConfig,
+    #[serde(default)]
+    pub site: SiteConfig,
     /// Where `base-images refresh` looks for each OS's vendor images, keyed
     /// by the OS directory's name (`centos`, `rhel`, ...). Replaces the
     /// built-in entry for that OS; CentOS, RHEL, Flatcar, CoreOS, Oracle
     /// Linux and Ubuntu have one.
     #[serde(default)]
     pub base_images: BTreeMap<String, VendorImages>,
+}
+
+/// The compatibility page (`dcos-images site`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The web address a build directory's path is appended to, to link it
+    /// from the page, e.g. `https://github.com/dcos/dcos-images/tree/master`.
+    /// Default: the tree's git remote (publish.remote), when it is on
+    /// GitHub; no links otherwise.
+    #[serde(default)]
+    pub repository_url: Option<String>,
 }
 
 /// Whose images an OS's base images are, and what they are called.
