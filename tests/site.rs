@@ -290,6 +290,14 @@ async fn the_page_answers_a_query_and_opens_a_cell_in_a_real_browser() {
     c.close().await.unwrap();
 }
 
+/// Where the header row and the OS column are in the table's box: [the
+/// header's top - the box's top, a row header's left - the box's left, how
+/// far the box is scrolled down].
+const STICKY: &str = "const s = document.querySelector('.scroll').getBoundingClientRect();
+     const head = document.querySelector('#matrix thead th.group').getBoundingClientRect();
+     const row = [...document.querySelectorAll('#matrix tbody th')].find(h => h.getBoundingClientRect().top > s.top + 60).getBoundingClientRect();
+     return [head.top - s.top, row.left - s.left, document.querySelector('.scroll').scrollTop];";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_real_tree_reads_in_two_screens_with_sticky_headers_and_passes_axe_in_both_schemes() {
     let real = tempfile::tempdir().unwrap();
@@ -316,19 +324,19 @@ async fn the_real_tree_reads_in_two_screens_with_sticky_headers_and_passes_axe_i
         assert!(two.as_array().unwrap().contains(&serde_json::json!("1.14.0-2.0")), "{two}");
         // Scrolled down and right in its box, the header row and the OS column stay in view.
         js(&c, "const s = document.querySelector('.scroll'); s.scrollTop = 600; s.scrollLeft = 400; return true").await;
-        let boxes = js(
-            &c,
-            "const s = document.querySelector('.scroll').getBoundingClientRect();
-             const head = document.querySelector('#matrix thead th.group').getBoundingClientRect();
-             const row = [...document.querySelectorAll('#matrix tbody th')].find(h => h.getBoundingClientRect().top > s.top + 60).getBoundingClientRect();
-             return [head.top - s.top, row.left - s.left, document.querySelector('.scroll').scrollTop];",
-        )
-        .await;
+        let boxes = js(&c, STICKY).await;
         let b: Vec<f64> = boxes.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert!(b[2] > 0.0, "the box scrolled");
         assert!(b[0].abs() <= 2.0, "the header row stays at the top of the box: {b:?}");
         assert!(b[1].abs() <= 2.0, "the OS column stays at the left of the box: {b:?}");
         shot(&c, if dark { "real-tree-dark.png" } else { "real-tree.png" }).await;
+        // The same on a phone.
+        c.set_window_size(390, 844).await.unwrap();
+        js(&c, "const s = document.querySelector('.scroll'); s.scrollTop = 900; s.scrollLeft = 300; return true").await;
+        let b: Vec<f64> = js(&c, STICKY).await.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(b[2] > 0.0 && b[0].abs() <= 2.0 && b[1].abs() <= 2.0, "sticky on a phone: {b:?}");
+        shot(&c, if dark { "real-tree-phone-dark.png" } else { "real-tree-phone.png" }).await;
+        c.set_window_size(1440, 900).await.unwrap();
         let violations = axe(&c).await;
         assert!(violations.is_empty(), "axe, {} scheme, real tree: {violations:?}", if dark { "dark" } else { "light" });
         // With a release open too.
