@@ -1,4 +1,4 @@
-# Sourced by scripts/qualify-local.sh and scripts/bench-jobs.sh: brings up the
+# Sourced by scripts/qualify-local.sh and benches/bench-jobs.sh: brings up the
 # local stand-ins of the real world in $work (moto's EC2 server, a loopback
 # sshd for the "build instance" and the "master", a bare git remote, the
 # terraform provider mirror) and copies the sandbox tree into $work/repo as

@@ -83,6 +83,47 @@ pub struct DcosConfig {
 /// The genconf/config.yaml keys that describe the cluster dcos-images created.
 pub const DCOS_CONFIG_OWN_KEYS: &[&str] = &["bootstrap_url", "master_list", "master_discovery", "exhibitor_storage_backend"];
 
+impl DcosConfig {
+    /// None of the keys that describe the cluster itself.
+    pub fn check(&self) -> Result<(), String> {
+        match self.config.keys().find(|k| DCOS_CONFIG_OWN_KEYS.contains(&k.as_str())) {
+            Some(k) => Err(format!("dcos.config sets `{k}`, which dcos-images sets from the cluster it created")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The variables of the `install.*` templates (the install stage fills them
+/// in, each shell-quoted).
+pub const INSTALL_TEMPLATE_VARIABLES: &[&str] =
+    &["dir", "installer_url", "installer_sha256", "bootstrap_ip", "port", "bootstrap_url", "role", "node_ip", "nginx_image"];
+
+impl InstallConfig {
+    /// Every template rendered once with sample values (strict): a misspelt
+    /// variable is found when the configuration is read, before anything is
+    /// spent.
+    pub fn check(&self) -> Result<(), String> {
+        let mut hb = handlebars::Handlebars::new();
+        hb.set_strict_mode(true);
+        let sample: serde_json::Map<String, serde_json::Value> =
+            INSTALL_TEMPLATE_VARIABLES.iter().map(|v| ((*v).to_owned(), serde_json::Value::String("x".into()))).collect();
+        for (what, t) in [
+            ("install.bootstrap_command", Some(&self.bootstrap_command)),
+            ("install.node_command", Some(&self.node_command)),
+            ("install.check_command", self.check_command.as_ref()),
+            ("install.agents_command", Some(&self.agents_command)),
+        ] {
+            if let Some(t) = t {
+                hb.render_template(t, &sample).map_err(|e| format!("cannot render {what}: {e}"))?;
+            }
+        }
+        if self.poll_seconds == 0 || self.timeout_seconds == 0 {
+            return Err("install.poll_seconds and install.timeout_seconds must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// How DC/OS is installed on the cluster (DC/OS's advanced installation, over
 /// ssh). Each command is a handlebars template (strict) run by the login
 /// shell of the node it names; every variable is already shell-quoted.
@@ -462,7 +503,21 @@ impl RootConfig {
                 return Err(ConfigError { file, line: None, message: format!("cannot read: {e}"), hint: "check its permissions".into() })
             }
         };
-        parse_strict(&text).map_err(|(line, message, hint)| ConfigError { file, line, message, hint })
+        let config: RootConfig =
+            parse_strict(&text).map_err(|(line, message, hint)| ConfigError { file: file.clone(), line, message, hint })?;
+        // What only the values can say: the templates render, dcos.config
+        // leaves the cluster's own keys alone.
+        let checked = if config.install.enabled { config.install.check() } else { Ok(()) }.and_then(|()| config.dcos.check());
+        checked.map_err(|message| {
+            let key = if message.starts_with("dcos.config") { "dcos" } else { "install" };
+            ConfigError {
+                line: crate::formats::line_of_yaml_key(&text, key),
+                file,
+                message,
+                hint: "fix install.* / dcos.config in dcos-images.yaml (README.md, Configuration)".into(),
+            }
+        })?;
+        Ok(config)
     }
 }
 

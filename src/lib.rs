@@ -8,6 +8,7 @@ pub mod browse;
 pub mod changed;
 pub mod cli;
 pub mod cloud;
+pub mod commands;
 pub mod config;
 pub mod dcos;
 pub mod diagnostic;

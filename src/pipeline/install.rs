@@ -7,7 +7,7 @@
 //! command template of `install.*` in dcos-images.yaml.
 
 use super::cluster::ClusterOutputs;
-use crate::config::{ConnectTo, DcosConfig, InstallConfig, DCOS_CONFIG_OWN_KEYS};
+use crate::config::{ConnectTo, DcosConfig};
 use crate::dcos::Installer;
 use crate::tools::ssh::shell_quote;
 use serde_json::{json, Value};
@@ -122,14 +122,6 @@ impl Nodes {
     }
 }
 
-/// `dcos.config` checked: none of the keys that describe the cluster itself.
-pub fn check_dcos_config(dcos: &DcosConfig) -> Result<(), String> {
-    match dcos.config.keys().find(|k| DCOS_CONFIG_OWN_KEYS.contains(&k.as_str())) {
-        Some(k) => Err(format!("dcos.config sets `{k}`, which dcos-images sets from the cluster it created")),
-        None => Ok(()),
-    }
-}
-
 fn handlebars() -> handlebars::Handlebars<'static> {
     let mut hb = handlebars::Handlebars::new();
     hb.set_strict_mode(true);
@@ -139,7 +131,7 @@ fn handlebars() -> handlebars::Handlebars<'static> {
 
 /// genconf/config.yaml of the cluster.
 pub fn config_yaml(cluster_name: &str, bootstrap_url: &str, masters: &[String], dcos: &DcosConfig) -> Result<String, String> {
-    check_dcos_config(dcos)?;
+    dcos.check()?;
     let quoted = |s: &str| Value::String(serde_json::to_string(s).expect("strings serialize"));
     let cluster_name = match dcos.config.get("cluster_name") {
         Some(Value::String(n)) => n.clone(),
@@ -207,7 +199,12 @@ impl CommandVars<'_> {
 
 /// Renders one `install.*` template. `what` names it in errors.
 pub fn render(what: &str, template: &str, vars: &CommandVars) -> Result<String, String> {
-    let data = json!({
+    handlebars().render_template(template, &template_data(vars)).map_err(|e| format!("cannot render {what}: {e}"))
+}
+
+/// The templates' variables: [`crate::config::INSTALL_TEMPLATE_VARIABLES`], filled in.
+fn template_data(vars: &CommandVars) -> Value {
+    json!({
         "dir": shell_quote(vars.dir),
         "installer_url": shell_quote(vars.installer.map(|i| i.url.as_str()).unwrap_or_default()),
         "installer_sha256": shell_quote(vars.installer.and_then(|i| i.sha256.as_deref()).unwrap_or_default()),
@@ -217,37 +214,7 @@ pub fn render(what: &str, template: &str, vars: &CommandVars) -> Result<String, 
         "role": shell_quote(vars.role),
         "node_ip": shell_quote(vars.node_ip),
         "nginx_image": shell_quote(vars.nginx_image),
-    });
-    handlebars().render_template(template, &data).map_err(|e| format!("cannot render {what}: {e}"))
-}
-
-/// Every `install.*` template rendered once with sample values: a misspelt
-/// variable is found before anything is spent.
-pub fn check_templates(install: &InstallConfig) -> Result<(), String> {
-    let installer = Installer { url: "https://example.invalid/dcos_generate_config.sh".into(), sha256: None };
-    let vars = CommandVars {
-        dir: "d",
-        installer: Some(&installer),
-        bootstrap_ip: "10.0.0.1",
-        port: 8080,
-        role: "master",
-        node_ip: "10.0.0.2",
-        nginx_image: "nginx",
-    };
-    for (what, t) in [
-        ("install.bootstrap_command", Some(&install.bootstrap_command)),
-        ("install.node_command", Some(&install.node_command)),
-        ("install.check_command", install.check_command.as_ref()),
-        ("install.agents_command", Some(&install.agents_command)),
-    ] {
-        if let Some(t) = t {
-            render(what, t, &vars)?;
-        }
-    }
-    if install.poll_seconds == 0 || install.timeout_seconds == 0 {
-        return Err("install.poll_seconds and install.timeout_seconds must be at least 1".into());
-    }
-    Ok(())
+    })
 }
 
 /// The agent count `agents_command` printed: its last number.
@@ -499,6 +466,17 @@ mod tests {
     }
 
     #[test]
+    fn the_templates_variables_are_the_ones_the_config_checks() {
+        let vars = CommandVars::default();
+        let data = template_data(&vars);
+        let mut keys: Vec<&str> = data.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut checked = crate::config::INSTALL_TEMPLATE_VARIABLES.to_vec();
+        checked.sort_unstable();
+        assert_eq!(keys, checked);
+    }
+
+    #[test]
     fn templates_get_quoted_values_and_typos_are_errors() {
         let installer =
             Installer { url: "https://downloads.dcos.io/dcos/stable/2.1.1/dcos_generate_config.sh".into(), sha256: Some("ab12".into()) };
@@ -515,9 +493,9 @@ mod tests {
         let c = render("t", "cd {{dir}} && get {{installer_url}} {{installer_sha256}} && x {{bootstrap_url}} {{role}}", &vars).unwrap();
         assert_eq!(c, "cd 'dcos images/r1' && get https://downloads.dcos.io/dcos/stable/2.1.1/dcos_generate_config.sh ab12 && x http://10.0.1.4:8080 slave_public");
         assert!(render("install.node_command", "{{bootsrap_url}}", &vars).unwrap_err().contains("install.node_command"));
-        check_templates(&InstallConfig::default()).unwrap();
-        let bad = InstallConfig { check_command: Some("{{nod_ip}}".into()), ..InstallConfig::default() };
-        assert!(check_templates(&bad).unwrap_err().contains("install.check_command"));
+        crate::config::InstallConfig::default().check().unwrap();
+        let bad = crate::config::InstallConfig { check_command: Some("{{nod_ip}}".into()), ..Default::default() };
+        assert!(bad.check().unwrap_err().contains("install.check_command"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A qualification run as data: computed whole before anything runs, printed
 //! by `--dry-run`, executed stage by stage.
 
-use super::{cluster, install, test_command, QualifyOptions, Tools};
+use super::{cluster, test_command, QualifyOptions, Tools};
 use crate::config::RootConfig;
 use crate::error::Error;
 use crate::formats::profile::ClusterSpec;
@@ -234,11 +234,6 @@ impl Facts {
         let ssh_user = template.builders.first().and_then(|b| b.ssh_username.clone()).ok_or_else(|| {
             Error::usage(format!("{}: packer.json has no ssh_username", d.dir.rel), "the tests log in as packer's ssh_username: set it")
         })?;
-        if root_config.install.enabled {
-            install::check_templates(&root_config.install)
-                .and_then(|()| install::check_dcos_config(&root_config.dcos))
-                .map_err(|e| Error::usage(e, "fix install.* / dcos.config in dcos-images.yaml (README.md, Configuration)"))?;
-        }
         let dcos_version = crate::dcos::version_of(&spec, &d.dir.coords.dcos_version).to_owned();
         // validate refuses a directory without an installer before this; the
         // same rule, asked again, keeps the plan total.

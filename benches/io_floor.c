@@ -5,11 +5,11 @@
  * per walk. Whatever `validate` spends beyond the second figure (divided by
  * the cores it uses) and `--version`'s start-up is its own work.
  *
- *     cc -O2 -o /tmp/io_floor scripts/io_floor.c && /tmp/io_floor TREE [RUNS]
+ *     cc -O2 -o /tmp/io_floor benches/io_floor.c && /tmp/io_floor TREE [RUNS]
  *
  * With --process, it walks TREE once as a whole-tree command would, on
  * THREADS threads (the OS-version directories shared among them as
- * `validate` shares them), reads every file and exits: scripts/bench.py
+ * `validate` shares them), reads every file and exits: benches/bench.py
  * times that as a process, start-up included, beside dcos-images and
  * Python's parse. It is the least any program can take to look at every
  * file of the tree on this machine, parsing nothing.

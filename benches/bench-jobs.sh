@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Two build directories qualified one after the other, then with --jobs 2,
 # against the local stand-ins (scripts/sandbox.sh): wall time of each.
-#   scripts/bench-jobs.sh
-source "$(dirname "$0")/sandbox.sh"
+#   benches/bench-jobs.sh
+source "$(dirname "$0")/../scripts/sandbox.sh"
 
 first=centos/7.8/aws/DCOS-2.1.1/docker-19.03.12
 second=centos/7.8/aws/DCOS-2.2.0/docker-19.03.12

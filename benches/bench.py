@@ -3,7 +3,7 @@
 a tree ten times its size built from it, beside a plain Python parse (json +
 PyYAML with libyaml, no checks) of the same files.
 
-    cargo build --release && python3 scripts/bench.py [TREE] [RUNS]
+    cargo build --release && python3 benches/bench.py [TREE] [RUNS]
 
 With DCOS_IMAGES_BASELINE=/path/to/an/older/dcos-images, each command also
 runs that binary, its runs interleaved with this one's, and the table says
@@ -22,7 +22,7 @@ cache. Peak memory is the maximum resident set size, read by GNU time
 (/usr/bin/time, Debian package `time`) because a child of this Python process
 would inherit the interpreter's own peak.
 
-With a C compiler (`cc`), each tree also gets a row for scripts/io_floor.c
+With a C compiler (`cc`), each tree also gets a row for benches/io_floor.c
 run as a process: a C program that lists every directory and reads every
 file on as many threads as dcos-images uses, parses nothing and exits. It
 is the least any program can take to look at the whole tree on this
@@ -110,12 +110,12 @@ for p in glob.glob(root + "/**/*.yaml", recursive=True):
 
 
 def io_floor(workdir):
-    """scripts/io_floor.c built into `workdir`, or None without a C compiler."""
+    """benches/io_floor.c built into `workdir`, or None without a C compiler."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         return None
     exe = os.path.join(workdir, "io_floor")
-    subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(root, "scripts", "io_floor.c")], check=True)
+    subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(root, "benches", "io_floor.c")], check=True)
     return exe
 
 
