@@ -30,60 +30,72 @@ pub enum Command {
     Validate(commands::validate::Args),
     /// One row per build directory, with its images.
     List(commands::browse::ListArgs),
-    /// The qualified image(s) for an OS version and DC/OS version; exit 1 and
-    /// show what is nearest when there is none.
+    /// The qualified image(s) for an OS version and DC/OS version.
+    ///
+    /// Exit 1 and show what is nearest when there is none.
     Find(commands::browse::FindArgs),
     /// The tree with what is qualified, at a glance.
     Tree,
     /// Vendor base images (base_images.json).
     #[command(name = "base-images", subcommand)]
     BaseImages(commands::base_images::Command),
-    /// Write the compatibility page: index.html (the matrix, a search box,
-    /// every image with a copy button; works offline) and images.json.
+    /// Write the compatibility page: index.html and images.json.
+    ///
+    /// The page is one offline file: the matrix of OS versions by DC/OS
+    /// releases, a search box, every image with a copy button, each
+    /// directory's link and validator findings.
     Site(commands::site::Args),
     /// The build directories a diff affects (for CI on pull requests).
     Changed(commands::changed::Args),
-    /// Qualify build directories: build the image with packer (or reuse the
-    /// last build's when its inputs are the same), create a cluster with
-    /// terraform, install DC/OS, run the tests over ssh, publish
-    /// dcos_images.yaml at the configured step, and always destroy the cluster.
+    /// Qualify build directories: build, test on a cluster, publish.
+    ///
+    /// Build the image with packer (or reuse the last build's when its
+    /// inputs are the same), create a cluster with terraform, install DC/OS,
+    /// run the tests over ssh, publish dcos_images.yaml at the configured
+    /// step, and always destroy the cluster.
     #[command(after_help = EXIT_CODES)]
     Qualify(commands::qualify::Args),
-    /// One report of every run under the run directories (the artifacts of
-    /// all matrix jobs): report.json, junit.xml and report.md in --out, the
-    /// job summary, one pull request comment updated in place, and each
-    /// directory's final commit status on the head and publish commits. Exits
-    /// with the worst exit code of the runs: the one check to require.
+    /// One report of every run under the run directories.
+    ///
+    /// The runs are the artifacts of all matrix jobs: report.json, junit.xml
+    /// and report.md in --out, the job summary, one pull request comment
+    /// updated in place, and each directory's final commit status on the
+    /// head and publish commits. Exits with the worst exit code of the runs:
+    /// the one check to require.
     #[command(after_help = EXIT_CODES)]
     Report(commands::report::Args),
-    /// Clusters for engineers: create and install one from a build
-    /// directory's qualified images, keep it, remove it.
+    /// Clusters for engineers: create one from qualified images, keep it, remove it.
     #[command(subcommand, after_help = EXIT_CODES)]
     Cluster(commands::cluster::Command),
-    /// Remove everything a run left in EC2, from its journal (also when its
-    /// process died): the tool it left running is stopped, terraform destroys
-    /// its state, and EC2 removes whatever else carries the run's tag, images
-    /// of a run that did not end well included. Exit 0 only when EC2 shows
-    /// nothing of the run.
+    /// Remove everything a run left in EC2.
+    ///
+    /// From its journal, also when its process died: the tool it left
+    /// running is stopped, terraform destroys its state, and EC2 removes
+    /// whatever else carries the run's tag, images of a run that did not end
+    /// well included. Exit 0 only when EC2 shows nothing of the run.
     #[command(after_help = EXIT_CODES)]
     Destroy(commands::runs::DestroyArgs),
-    /// The janitor: remove what dcos-images tagged in EC2 and no run needs:
-    /// older than --older-than, its run not running (per the run directory),
+    /// The janitor: remove what dcos-images tagged in EC2 and no run needs.
+    ///
+    /// Older than --older-than, its run not running (per the run directory),
     /// not kept (dcos-images:keep-until in the future), images neither
     /// published nor qualified nor listed in any dcos_images.yaml of the tree.
     #[command(after_help = EXIT_CODES)]
     Gc(commands::gc::Args),
     /// The qualification runs under the run directory, with their state.
     Runs(commands::runs::RunsArgs),
-    /// Rewrite cluster profiles from terraform-dcos's variable names to the
-    /// current ones, in place (comments and order kept).
+    /// Rewrite cluster profiles from terraform-dcos's names to the current ones.
+    ///
+    /// In place, comments and order kept.
     Migrate(commands::migrate::Args),
     /// Write the JSON Schemas of the tree's files (or check they are current).
     Schemas(commands::schemas::Args),
-    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish,
-    /// powershell), e.g. `dcos-images completions bash > /etc/bash_completion.d/dcos-images`.
+    /// Print the shell completion script for SHELL.
+    ///
+    /// bash, zsh, fish, elvish or powershell, e.g.
+    /// `dcos-images completions bash > /etc/bash_completion.d/dcos-images`.
     Completions(commands::completions::CompletionsArgs),
-    /// Write man pages: dcos-images.1 and one per command (dcos-images-qualify.1, ...).
+    /// Write man pages: dcos-images.1 and one per command.
     Man(commands::completions::ManArgs),
 }
 

@@ -514,7 +514,7 @@ impl RootConfig {
                 line: crate::formats::line_of_yaml_key(&text, key),
                 file,
                 message,
-                hint: "fix install.* / dcos.config in dcos-images.yaml (README.md, Configuration)".into(),
+                hint: "fix install.* / dcos.config in dcos-images.yaml (docs/configuration.md)".into(),
             }
         })?;
         Ok(config)
@@ -539,10 +539,10 @@ pub fn parse_strict<T: serde::de::DeserializeOwned + Default>(text: &str) -> Res
                 let known: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
                 match did_you_mean(unknown, &known) {
                     Some(k) => format!("did you mean `{k}`?"),
-                    None => format!("remove `{unknown}`; see README.md for every key"),
+                    None => format!("remove `{unknown}`; see docs/configuration.md for every key"),
                 }
             }
-            None => "see README.md for every key and its type".to_owned(),
+            None => "see docs/configuration.md for every key and its type".to_owned(),
         };
         (line, message, hint)
     })

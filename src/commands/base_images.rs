@@ -7,10 +7,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Ask EC2 for each OS's newest vendor image in every region a
-    /// base_images.json lists, and rewrite the file in place (atomically,
-    /// key order and layout kept). Owners and name patterns: `base_images`
-    /// in dcos-images.yaml, with defaults for CentOS, RHEL, Flatcar, CoreOS,
+    /// The vendors' newest images into base_images.json, from EC2.
+    ///
+    /// For each OS, its newest vendor image in every region a
+    /// base_images.json lists, rewritten in place (atomically, key order and
+    /// layout kept). Owners and name patterns: `base_images` in
+    /// dcos-images.yaml, with defaults for CentOS, RHEL, Flatcar, CoreOS,
     /// Oracle Linux and Ubuntu.
     Refresh {
         /// base_images.json files or directories above them (default: the whole tree).

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create a cluster from the images in dcos_images.yaml (or --image) with
-    /// the directory's profile, install DC/OS, and keep it: no build, no
-    /// tests, nothing published, nothing tracked changed.
+    /// Create a cluster, install DC/OS, and keep it.
+    ///
+    /// From the images in dcos_images.yaml (or --image), with the
+    /// directory's profile: no build, no tests, nothing published, nothing
+    /// tracked changed.
     Up {
         /// The build directory whose profile and qualified images the cluster uses.
         build_dir: PathBuf,

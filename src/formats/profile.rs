@@ -305,8 +305,8 @@ pub fn read(profile: &Tfvars) -> ProfileReading {
         }
         let Some(at) = legacy_at(&e.key) else {
             let hint = match did_you_mean(&e.key, &known_names()) {
-                Some(k) => format!("did you mean `{k}`? The variables a profile may set are listed in README.md"),
-                None => "remove it; the variables a profile may set are listed in README.md".to_owned(),
+                Some(k) => format!("did you mean `{k}`? The variables a profile may set are listed in docs/profiles.md"),
+                None => "remove it; the variables a profile may set are listed in docs/profiles.md".to_owned(),
             };
             r.problems.push(FileProblem::new(
                 Code::UnknownVariable,
@@ -789,7 +789,7 @@ tags = {
 
     #[test]
     fn readme_shows_the_whole_table() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/profiles.md");
         for (old, new) in LEGACY {
             let shown = match new {
                 Legacy::Renamed(n) => format!("| `{old}` | `{n}` |"),
@@ -797,10 +797,10 @@ tags = {
                 Legacy::Tag(k) => format!("| `{old}` | `tags.{k}` |"),
                 Legacy::Dropped(_) => format!("| `{old}` | removed:"),
             };
-            assert!(readme.contains(&shown), "README.md lacks the row {shown}");
+            assert!(readme.contains(&shown), "docs/profiles.md lacks the row {shown}");
         }
         for v in CURRENT {
-            assert!(readme.contains(&format!("`{}`", v.name)), "README.md never names `{}`", v.name);
+            assert!(readme.contains(&format!("`{}`", v.name)), "docs/profiles.md never names `{}`", v.name);
         }
     }
 }
