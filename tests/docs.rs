@@ -137,7 +137,7 @@ fn subcommands(help: &str) -> Vec<String> {
 fn flags(help: &str) -> Vec<String> {
     help.lines()
         .filter(|l| l.trim_start().starts_with('-'))
-        .filter_map(|l| l.trim_start().split_whitespace().find(|w| w.starts_with("--")))
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
         .map(|w| w.trim_end_matches(',').split(['=', '[', '<']).next().unwrap().to_owned())
         .filter(|f| !matches!(f.as_str(), "--help" | "--version" | "--root"))
         .collect()
