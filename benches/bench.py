@@ -22,11 +22,13 @@ cache. Peak memory is the maximum resident set size, read by GNU time
 (/usr/bin/time, Debian package `time`) because a child of this Python process
 would inherit the interpreter's own peak.
 
-With a C compiler (`cc`), each tree also gets a row for benches/io_floor.c
-run as a process: a C program that lists every directory and reads every
-file on as many threads as dcos-images uses, parses nothing and exits. It
-is the least any program can take to look at the whole tree on this
-machine, so its ratio to Python's parse bounds every command's.
+With a C compiler (`cc`), each tree also gets two rows for benches/io_floor.c
+run as a process: a C program that lists every directory on as many threads
+as dcos-images uses, parses nothing and exits, reading every file (the
+every-file floor), or only the data files, .json, .yaml, .yml and .tfvars
+(the data floor: what `validate` must read; the rest it only looks for).
+The data floor is the honest bound of a whole-tree command: the last column
+is each command's wall time over it.
 """
 import glob, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -120,6 +122,7 @@ def io_floor(workdir):
 
 
 FLOOR_NAME = "C: list and read every file, no parsing (io_floor.c)"
+DATA_FLOOR_NAME = "C: list everything, read the data files only (io_floor.c data)"
 
 
 def commands(t, b):
@@ -159,25 +162,29 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as work:
     if floor is None:
         print("the C floor: install a C compiler (cc) to measure it")
     print()
-    header = "| command | tree | wall ms | CPU ms | peak MB | Python parse / this |"
+    header = "| command | tree | wall ms | CPU ms | peak MB | Python parse / this | this / data floor |"
     if baseline:
         header += " baseline wall ms | baseline / this |"
     print(header)
-    print("| --- | --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if baseline else ""))
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if baseline else ""))
     for label, t in trees:
         rows = []
         for (name, cmd), base in zip(commands(t, binary), commands(t, baseline) if baseline else [None] * 3):
             rows.append((name, measure(cmd, base[1]) if base else measure(cmd)))
+        data_wall = None
         if floor:
             rows.append((FLOOR_NAME, measure([floor, "--process", t, threads])))
+            rows.append((DATA_FLOOR_NAME, measure([floor, "--process", t, threads, "data"])))
+            data_wall = rows[-1][1][0][0]
         (python_name, python_cmd), = commands(t, None)
         rows.append((python_name, measure(python_cmd)))
         python_wall = rows[-1][1][0][0]
         for name, results in rows:
             wall, cpu_ms, peak = results[0]
             ratio = "" if name.startswith("python3") else f"{python_wall / wall:.1f}x"
+            over_floor = f"{wall / data_wall:.2f}x" if data_wall and not name.startswith(("C:", "python3")) else ""
             peak_s = f"{peak:.1f}" if peak is not None else "n/a"
-            line = f"| {name} | {label} | {wall:.1f} | {cpu_ms:.1f} | {peak_s} | {ratio} |"
+            line = f"| {name} | {label} | {wall:.1f} | {cpu_ms:.1f} | {peak_s} | {ratio} | {over_floor} |"
             if baseline:
                 line += f" {results[1][0]:.1f} | {results[1][0] / wall:.2f}x |" if len(results) > 1 else " | |"
             print(line)

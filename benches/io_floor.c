@@ -14,7 +14,12 @@
  * Python's parse. It is the least any program can take to look at every
  * file of the tree on this machine, parsing nothing.
  *
- *     /tmp/io_floor --process TREE THREADS
+ * With `data` after THREADS it lists every directory the same way but reads
+ * only the data files (.json, .yaml, .yml, .tfvars): what `validate` must
+ * read (it only asks whether the scripts, READMEs and other files are
+ * there), so the honest floor of a command that reads the tree's data.
+ *
+ *     /tmp/io_floor --process TREE THREADS [data]
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -39,6 +44,19 @@ struct linux_dirent64 {
 /* Per thread: in --process mode each thread counts its own (unread). */
 static _Thread_local long dirs, files, bytes;
 static _Thread_local char file_buf[1 << 16];
+
+/* `data`: only files whose names end so are read. */
+static int data_only;
+
+static int is_data(const char *name) {
+    static const char *suffixes[] = {".json", ".yaml", ".yml", ".tfvars"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n > k && strcmp(name + n - k, suffixes[i]) == 0) return 1;
+    }
+    return 0;
+}
 
 /* --process: the OS-version directories, taken in turn by the threads. */
 static int subtrees[4096];
@@ -67,7 +85,7 @@ static void walk(int dir, int read_files, int hand_back) {
                 }
                 walk(sub, read_files, hand_back > 0 ? hand_back - 1 : 0);
                 close(sub);
-            } else if (e->d_type == DT_REG && read_files) {
+            } else if (e->d_type == DT_REG && read_files && (!data_only || is_data(e->d_name))) {
                 int f = openat(dir, e->d_name, O_RDONLY | O_CLOEXEC);
                 if (f < 0) continue;
                 long r;
@@ -117,7 +135,10 @@ static int process(const char *root, int threads) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 4 && strcmp(argv[1], "--process") == 0) return process(argv[2], atoi(argv[3]));
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--process") == 0) {
+        data_only = argc == 5 && strcmp(argv[4], "data") == 0;
+        return process(argv[2], atoi(argv[3]));
+    }
     if (argc < 2) { fprintf(stderr, "usage: %s TREE [RUNS]\n", argv[0]); return 2; }
     int runs = argc > 2 ? atoi(argv[2]) : 20;
     walk_ms(argv[1], 1, 1); /* warm the page cache */
