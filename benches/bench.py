@@ -25,8 +25,9 @@ would inherit the interpreter's own peak.
 With a C compiler (`cc`), each tree also gets two rows for benches/io_floor.c
 run as a process: a C program that lists every directory on as many threads
 as dcos-images uses, parses nothing and exits, reading every file (the
-every-file floor), or only the data files, .json, .yaml, .yml and .tfvars
-(the data floor: what `validate` must read; the rest it only looks for).
+every-file floor), or only the data files, .json, .yaml, .yml and .tfvars,
+and the install_dcos_prerequisites.sh scripts (the data floor: what `validate`
+must read; the rest it only looks for).
 The data floor is the honest bound of a whole-tree command: the last column
 is each command's wall time over it.
 """
@@ -122,7 +123,7 @@ def io_floor(workdir):
 
 
 FLOOR_NAME = "C: list and read every file, no parsing (io_floor.c)"
-DATA_FLOOR_NAME = "C: list everything, read the data files only (io_floor.c data)"
+DATA_FLOOR_NAME = "C: list everything, read the data files and install scripts only (io_floor.c data)"
 
 
 def commands(t, b):

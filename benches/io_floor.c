@@ -15,9 +15,11 @@
  * file of the tree on this machine, parsing nothing.
  *
  * With `data` after THREADS it lists every directory the same way but reads
- * only the data files (.json, .yaml, .yml, .tfvars): what `validate` must
- * read (it only asks whether the scripts, READMEs and other files are
- * there), so the honest floor of a command that reads the tree's data.
+ * only the data files (.json, .yaml, .yml, .tfvars) and each build
+ * directory's install_dcos_prerequisites.sh (its `gone-mirror` check reads
+ * the mirrors it names): what `validate` must read (of the other scripts,
+ * READMEs and files it only asks whether they are there), so the honest
+ * floor of a command that reads the tree's data.
  *
  *     /tmp/io_floor --process TREE THREADS [data]
  */
@@ -45,12 +47,13 @@ struct linux_dirent64 {
 static _Thread_local long dirs, files, bytes;
 static _Thread_local char file_buf[1 << 16];
 
-/* `data`: only files whose names end so are read. */
+/* `data`: only files whose names end so, and the prerequisites script, are read. */
 static int data_only;
 
 static int is_data(const char *name) {
     static const char *suffixes[] = {".json", ".yaml", ".yml", ".tfvars"};
     size_t n = strlen(name);
+    if (strcmp(name, "install_dcos_prerequisites.sh") == 0) return 1;
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
         size_t k = strlen(suffixes[i]);
         if (n > k && strcmp(name + n - k, suffixes[i]) == 0) return 1;

@@ -2,14 +2,16 @@
 # A release archive of dcos-images for this machine's platform, as
 # .github/workflows/release.yml makes one per platform:
 #   dcos-images-<version>-<target>.tar.gz
-#     dcos-images                       the binary
+#     dcos-images                       the binary users run
+#     dcos-images-cloud                 the commands it hands over (src/cli.rs)
 #     completions/dcos-images.<shell>   bash, zsh, fish, elvish, powershell
 #     man/dcos-images*.1                a page per command
 #     README.md CHANGELOG.md
 # and <archive>.sha256 beside it.
 #   scripts/package.sh [--binary PATH] OUT_DIR
-# Without --binary it builds one: `cargo build --locked --release`. The tests
-# (tests/release.rs) pass the binary they built, and check the rest is the same.
+# Without --binary it builds both: `cargo build --locked --release`. The
+# tests (tests/release.rs) pass the dcos-images they built (its
+# dcos-images-cloud beside it), and check the rest is the same.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bin=""
@@ -27,6 +29,7 @@ trap 'rm -rf "$work"' EXIT
 stage="$work/$name"
 mkdir -p "$stage/completions" "$stage/man" "$out"
 cp "$bin" "$stage/dcos-images"
+cp "$(dirname "$bin")/dcos-images-cloud" "$stage/dcos-images-cloud"
 for shell in bash zsh fish elvish powershell; do
   "$bin" completions "$shell" >"$stage/completions/dcos-images.$shell"
 done

@@ -125,10 +125,32 @@ impl Invocation {
     }
 }
 
-/// Parses the process's arguments, runs, and returns the exit code.
+/// The binary that runs the commands which drive tools and services
+/// (qualify, report, cluster, destroy, gc, runs, base-images, changed):
+/// installed next to `dcos-images`, which hands them over to it.
+///
+/// Why two binaries: the AWS SDK, octocrab and tokio are most of a 26 MB
+/// program whose 51,000 relocations the dynamic loader applies before
+/// `main`, on every run. Whole-tree commands need none of them; in their own
+/// binary they start in a fraction of that time (docs/speed.md). A command
+/// handed over pays one exec, nothing next to packer or an HTTP request.
+pub const CLOUD_BINARY: &str = "dcos-images-cloud";
+
+/// `dcos-images`: parses the arguments, runs the whole-tree commands and
+/// hands every other one to [`CLOUD_BINARY`], with the same arguments.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let code = match run(cli) {
+    exit_with(run_local(&cli).unwrap_or_else(|| Err(hand_over())))
+}
+
+/// `dcos-images-cloud`: every command.
+pub fn main_cloud() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    exit_with(run(cli))
+}
+
+fn exit_with(result: Result<u8, Error>) -> std::process::ExitCode {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -138,30 +160,69 @@ pub fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(code)
 }
 
-/// Dispatches to the command. Completions and man pages need no tree.
+/// Replaces this process with [`CLOUD_BINARY`] given the same arguments (so
+/// signals, the process group and the exit code are its own); returns only
+/// when that cannot be done.
+fn hand_over() -> Error {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map(|exe| exe.with_file_name(CLOUD_BINARY));
+    let exe = match exe {
+        Ok(exe) => exe,
+        Err(e) => return Error::usage(format!("cannot tell where dcos-images is installed: {e}"), format!("run {CLOUD_BINARY} directly")),
+    };
+    let e = std::process::Command::new(&exe).arg0("dcos-images").args(std::env::args_os().skip(1)).exec();
+    Error::usage(
+        format!("this command runs in {}, which cannot be started: {e}", exe.display()),
+        format!("install {CLOUD_BINARY} beside dcos-images: `cargo install` and the release archive carry both"),
+    )
+}
+
+/// Runs the commands `dcos-images` runs itself: the whole-tree ones (they
+/// read and check the tree, nothing else) and the ones that need no tree.
+/// `None`: the command is [`CLOUD_BINARY`]'s. Nothing here may call into
+/// the AWS SDK, octocrab, tokio or the tools, or they are linked back in.
+fn run_local(cli: &Cli) -> Option<Result<u8, Error>> {
+    use commands::*;
+    let with_tree = |f: &dyn Fn(&Invocation) -> Result<u8, Error>| Invocation::new(&cli.root).and_then(|inv| f(&inv));
+    Some(match &cli.command {
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
+        Command::Validate(args) => with_tree(&|inv| validate::run(inv, args)),
+        Command::List(args) => with_tree(&|inv| browse::list(inv, args)),
+        Command::Find(args) => with_tree(&|inv| browse::find(inv, args)),
+        Command::Tree => with_tree(&browse::tree),
+        Command::Site(args) => with_tree(&|inv| site::run(inv, args)),
+        Command::Migrate(args) => with_tree(&|inv| migrate::run(inv, args)),
+        Command::Schemas(args) => with_tree(&|inv| schemas::run(inv, args)),
+        Command::BaseImages(_)
+        | Command::Changed(_)
+        | Command::Qualify(_)
+        | Command::Report(_)
+        | Command::Cluster(_)
+        | Command::Destroy(_)
+        | Command::Gc(_)
+        | Command::Runs(_) => return None,
+    })
+}
+
+/// Dispatches to any command (what `dcos-images-cloud` runs).
 pub fn run(cli: Cli) -> Result<u8, Error> {
     use commands::*;
+    if let Some(result) = run_local(&cli) {
+        return result;
+    }
     let inv = match &cli.command {
-        Command::Completions(args) => return completions::completions(args),
-        Command::Man(args) => return completions::man(args),
         Command::Runs(args) => return runs::runs(args),
         Command::Destroy(args) => return runs::destroy(args),
         _ => Invocation::new(&cli.root)?,
     };
     match &cli.command {
-        Command::Validate(args) => validate::run(&inv, args),
-        Command::List(args) => browse::list(&inv, args),
-        Command::Find(args) => browse::find(&inv, args),
-        Command::Tree => browse::tree(&inv),
         Command::BaseImages(command) => base_images::run(&inv, command),
-        Command::Site(args) => site::run(&inv, args),
         Command::Changed(args) => changed::run(&inv, args),
         Command::Qualify(args) => qualify::run(&inv, args),
         Command::Report(args) => report::run(&inv, args),
         Command::Cluster(command) => cluster::run(&inv, command),
         Command::Gc(args) => gc::run(&inv, args),
-        Command::Migrate(args) => migrate::run(&inv, args),
-        Command::Schemas(args) => schemas::run(&inv, args),
-        Command::Completions(_) | Command::Man(_) | Command::Runs(_) | Command::Destroy(_) => unreachable!("dispatched above"),
+        command => unreachable!("{command:?} is run by run_local"),
     }
 }

@@ -63,9 +63,15 @@ fn the_release_archive_holds_the_binary_completions_and_man_pages() {
     assert_eq!(name, format!("dcos-images-{}-{target}.tar.gz", env!("CARGO_PKG_VERSION")));
     let listed = String::from_utf8(Command::new("tar").arg("-tzf").arg(&archive).output().unwrap().stdout).unwrap();
     let dir = name.trim_end_matches(".tar.gz");
-    for file in
-        ["dcos-images", "README.md", "CHANGELOG.md", "completions/dcos-images.bash", "completions/dcos-images.zsh", "man/dcos-images.1"]
-    {
+    for file in [
+        "dcos-images",
+        "dcos-images-cloud",
+        "README.md",
+        "CHANGELOG.md",
+        "completions/dcos-images.bash",
+        "completions/dcos-images.zsh",
+        "man/dcos-images.1",
+    ] {
         assert!(listed.lines().any(|l| l == format!("{dir}/{file}")), "{file} not in {listed}");
     }
     // Its checksum, as SHA256SUMS lists it.
@@ -76,6 +82,36 @@ fn the_release_archive_holds_the_binary_completions_and_man_pages() {
     Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(out.path()).status().unwrap();
     let version = Command::new(out.path().join(dir).join("dcos-images")).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("dcos-images "), "{version:?}");
+    // And hands over to the dcos-images-cloud beside it.
+    let runs =
+        Command::new(out.path().join(dir).join("dcos-images")).args(["runs", "--run-dir"]).arg(out.path().join("runs")).output().unwrap();
+    assert!(runs.status.success(), "{runs:?}");
+    assert!(String::from_utf8_lossy(&runs.stdout).starts_with("RUN ID"), "{runs:?}");
+}
+
+/// dcos-images runs the whole-tree commands itself and hands the others to
+/// dcos-images-cloud: with the same arguments, its exit code and output
+/// theirs; and without it, says so and what to do.
+#[test]
+fn commands_that_drive_tools_run_in_dcos_images_cloud() {
+    let front = PathBuf::from(env!("CARGO_BIN_EXE_dcos-images"));
+    assert_eq!(front.with_file_name("dcos-images-cloud"), PathBuf::from(env!("CARGO_BIN_EXE_dcos-images-cloud")));
+    let runs = tempfile::tempdir().unwrap();
+    // A usage error of the handed-over command is its own (exit 2, its words).
+    let out = Test::new().args(["destroy", "no-such-run", "--run-dir", runs.path().to_str().unwrap()]).status(2);
+    assert!(out.stderr.contains("no-such-run"), "{}", out.stderr);
+
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::copy(&front, alone.path().join("dcos-images")).unwrap();
+    let run = |args: &[&str]| Command::new(alone.path().join("dcos-images")).args(args).current_dir(alone.path()).output().unwrap();
+    let out = run(&["runs", "--run-dir", runs.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("dcos-images-cloud") && stderr.contains("install dcos-images-cloud beside dcos-images"), "{stderr}");
+    // The whole-tree commands, help and versions need nothing beside it.
+    for args in [&["--version"][..], &["qualify", "--help"], &["validate", "--codes"], &["completions", "bash"]] {
+        assert!(run(args).status.success(), "{args:?}");
+    }
 }
 
 /// The workflow builds with the script the test above runs, and nothing
