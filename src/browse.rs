@@ -110,7 +110,7 @@ impl Row {
         let files = dir.files();
         let images = files.read(tree::DCOS_IMAGES, DcosImages::parse).and_then(|f| f.parsed.value).map(|i| i.0).unwrap_or_default();
         let last_build = files
-            .read(tree::HISTORY, BuildHistory::parse)
+            .read(tree::HISTORY, BuildHistory::parse_value)
             .and_then(|f| f.parsed.value)
             .and_then(|h| h.last_build().and_then(|b| b.built_at()))
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

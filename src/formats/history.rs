@@ -1,7 +1,7 @@
 //! `packer_build_history.json`: packer's `manifest` post-processor output. Each
 //! build appends an entry; `last_run_uuid` names the newest run.
 
-use super::{parse_json, Parsed, RegionImages};
+use super::{parse_json, parse_json_value, Parsed, RegionImages};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -41,9 +41,17 @@ pub struct HistoryBuild {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+const WHAT: &str = "packer's manifest: {\"builds\": [...], \"last_run_uuid\": \"...\"}";
+
 impl BuildHistory {
     pub fn parse(text: &str) -> Parsed<BuildHistory> {
-        parse_json(text, "packer's manifest: {\"builds\": [...], \"last_run_uuid\": \"...\"}")
+        parse_json(text, WHAT)
+    }
+
+    /// The history alone, its problems left to `validate` (see
+    /// [`parse_json_value`]).
+    pub fn parse_value(text: &str) -> Parsed<BuildHistory> {
+        Parsed { value: parse_json_value(text, WHAT), problems: Vec::new() }
     }
 
     /// The build `last_run_uuid` names; the last entry when it names none.
@@ -86,6 +94,31 @@ pub fn parse_artifact_id(artifact_id: &str) -> Result<RegionImages, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Browsing's parse has the value validate's parse has, whatever the text.
+    #[test]
+    fn parse_value_is_parse_without_its_problems() {
+        let build = r#"{"name": "aws", "builder_type": "amazon-ebs", "build_time": 1600000000, "files": null, "artifact_id": "us-west-2:ami-0af0c2319f0691dab", "packer_run_uuid": "u1", "custom_data": null}"#;
+        let texts = [
+            format!(r#"{{"builds": [{build}], "last_run_uuid": "u1"}}"#),
+            // A repeated unknown key, and a repeated known one: the last wins.
+            format!(r#"{{"builds": [{build}], "x": 1, "x": 2, "last_run_uuid": "u1"}}"#),
+            format!(r#"{{"builds": [], "builds": [{build}], "last_run_uuid": "u1"}}"#),
+            // Not JSON; JSON of the wrong type.
+            r#"{"builds": ["#.to_owned(),
+            r#"{"builds": 7}"#.to_owned(),
+        ];
+        for text in &texts {
+            let full = BuildHistory::parse(text);
+            let value = BuildHistory::parse_value(text);
+            assert!(value.problems.is_empty());
+            assert_eq!(value.value.map(|h| h.to_json()), full.value.map(|h| h.to_json()), "{text}");
+        }
+        let got: Vec<bool> = texts.iter().map(|t| BuildHistory::parse_value(t).value.is_some()).collect();
+        assert_eq!(got, [true, true, true, false, false]);
+        assert!(BuildHistory::parse_value(&texts[2]).value.is_some_and(|h| h.builds.len() == 1), "the last `builds` wins");
+        assert!(!BuildHistory::parse(&texts[1]).problems.is_empty(), "validate still reports the repeated key");
+    }
 
     #[test]
     fn artifact_ids_split_into_regions() {

@@ -212,6 +212,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Par
     }
 }
 
+/// As [`parse_json`], for a reader that reports nothing (browsing): the
+/// value alone, so a text that parses is not scanned for duplicate keys
+/// (the scan was most of reading the build histories for `list`). A text
+/// that does not parse gets [`parse_json`]'s value, which may still be one.
+pub fn parse_json_value<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Option<T> {
+    serde_json::from_str::<T>(text).ok().or_else(|| parse_json(text, what).value)
+}
+
 /// YAML into `T`, with the same split of codes as [`parse_json`]. An empty
 /// document (only comments) is read as `empty`.
 pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, what: &str, empty: impl FnOnce() -> Option<T>) -> Parsed<T> {
