@@ -8,32 +8,8 @@ use crate::diagnostic::{Code, FileProblem};
 use std::collections::HashSet;
 
 pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
-    scan(text).problems
-}
-
-/// serde_json reads a `Value` at most this deep (its recursion limit is 128).
-pub const MAX_DOCUMENT_DEPTH: usize = 127;
-
-/// What one pass over a JSON text finds: its repeated keys, how deeply its
-/// arrays and objects nest, and whether a string holds a `\u` escape.
-pub struct Scan {
-    pub problems: Vec<FileProblem>,
-    pub depth: usize,
-    pub unicode_escapes: bool,
-}
-
-pub fn scan(text: &str) -> Scan {
     let bytes = text.as_bytes();
-    let mut state = State {
-        text,
-        stack: Vec::new(),
-        keys: Vec::new(),
-        depth: 0,
-        unicode_escapes: false,
-        problems: Vec::new(),
-        string_start: None,
-        skip_to: 0,
-    };
+    let mut state = State { text, stack: Vec::new(), keys: Vec::new(), problems: Vec::new(), string_start: None, skip_to: 0 };
     // The bytes that can matter, sixteen at a time: a packer.json is mostly
     // indentation and short strings. Looking at each byte of them, and
     // searching each string for its end with a call of its own, took 8.7 M
@@ -54,7 +30,7 @@ pub fn scan(text: &str) -> Scan {
             state.event(at + k);
         }
     }
-    Scan { problems: state.problems, depth: state.depth, unicode_escapes: state.unicode_escapes }
+    state.problems
 }
 
 /// The bytes the scan stops at: quotes and backslashes (strings), brackets
@@ -95,8 +71,6 @@ struct State<'a> {
     stack: Vec<Open<'a>>,
     /// The keys of the open objects, innermost last.
     keys: Vec<&'a str>,
-    depth: usize,
-    unicode_escapes: bool,
     problems: Vec<FileProblem>,
     /// Inside a string: where its text starts.
     string_start: Option<usize>,
@@ -112,10 +86,7 @@ impl<'a> State<'a> {
         }
         let bytes = self.text.as_bytes();
         match (self.string_start, bytes[i]) {
-            (Some(_), b'\\') => {
-                self.unicode_escapes |= bytes.get(i + 1) == Some(&b'u');
-                self.skip_to = i + 2;
-            }
+            (Some(_), b'\\') => self.skip_to = i + 2,
             (Some(start), b'"') => {
                 self.string_start = None;
                 let after = bytes[i + 1..].iter().position(|b| !b.is_ascii_whitespace()).map(|k| i + 1 + k);
@@ -134,8 +105,8 @@ impl<'a> State<'a> {
             }
             (Some(_), _) => {}
             (None, b'"') => self.string_start = Some(i + 1),
-            (None, b'{') => self.open(Open::Object { first_key: self.keys.len(), many: None }),
-            (None, b'[') => self.open(Open::Array),
+            (None, b'{') => self.stack.push(Open::Object { first_key: self.keys.len(), many: None }),
+            (None, b'[') => self.stack.push(Open::Array),
             (None, b'}' | b']') => {
                 if let Some(Open::Object { first_key, .. }) = self.stack.pop() {
                     self.keys.truncate(first_key);
@@ -143,11 +114,6 @@ impl<'a> State<'a> {
             }
             (None, _) => {}
         }
-    }
-
-    fn open(&mut self, open: Open<'a>) {
-        self.stack.push(open);
-        self.depth = self.depth.max(self.stack.len());
     }
 
     /// Adds a key to the innermost open object; false when it is already there.
@@ -233,22 +199,59 @@ mod tests {
         // position of a 16-byte chunk once.
         for pad in 0..16 {
             let text = format!("{}{{\"a\\\"\": {{\"k\": [1, {{\"k\": 2}}], \"k\": \"\\u00e9{{\"}}, \"a\\\"\" : 3}}", " ".repeat(pad));
-            let result = scan(&text);
-            let found: Vec<String> = result.problems.iter().map(|p| p.message.to_string()).collect();
+            let found: Vec<String> = duplicate_keys(&text).iter().map(|p| p.message.to_string()).collect();
             assert_eq!(found.len(), 2, "{pad}: {found:?} in {text}");
             assert!(found[0].contains("\"k\"") && found[1].contains("\"a\\\"\""), "{pad}: {found:?}");
-            assert_eq!(result.depth, 4, "{pad}");
-            assert!(result.unicode_escapes, "{pad}");
         }
-        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert_eq!(scan(&deep).depth, 200);
-        assert!(!scan(r#"{"a": "\\u", "b": "x"}"#).unicode_escapes, "an escaped backslash before u is not a \\u escape");
     }
 
-    /// Random documents whose repeated keys are known as they are written:
-    /// keys and strings with escapes, quotes and brackets, any whitespace.
     #[test]
     fn generated_documents() {
+        let mut flagged = 0;
+        for (seed, (text, want)) in super::generated::documents().into_iter().enumerate() {
+            let got: Vec<(usize, String)> = duplicate_keys(&text)
+                .iter()
+                .map(|p| {
+                    (p.line.unwrap(), p.message.strip_prefix("key \"").and_then(|m| m.rsplit_once("\" is set twice")).unwrap().0.to_owned())
+                })
+                .collect();
+            assert_eq!(got, want, "document {seed}: {text}");
+            flagged += got.len();
+        }
+        assert!(flagged > 50, "the generator repeats keys ({flagged})");
+    }
+
+    /// `parse_json` scans a text before it is known to be JSON: any text.
+    #[test]
+    fn any_text_is_scanned_without_panicking() {
+        const PIECES: [&str; 12] = ["\"", "\\", "{", "}", "[", "]", ":", " ", "\n", "é", "a", "\\u"];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..seed % 40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+            }
+            assert!(duplicate_keys(&text).iter().all(|p| p.line.is_some_and(|l| l <= text.matches('\n').count() + 1)), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn escaped_quotes_do_not_confuse_it() {
+        let text = r#"{"a\"b": 1, "x": "a\"b", "a\"b2": 2}"#;
+        assert!(duplicate_keys(text).is_empty());
+    }
+}
+
+/// Random JSON documents whose repeated keys are known as they are written
+/// (keys and strings with escapes, quotes and brackets, any whitespace):
+/// the oracle of every reader that looks for duplicate keys.
+#[cfg(test)]
+pub(crate) mod generated {
+    /// 399 documents, each with its repeated keys: (line, key).
+    pub(crate) fn documents() -> Vec<(String, Vec<(usize, String)>)> {
         struct Gen {
             seed: u64,
             out: String,
@@ -320,45 +323,13 @@ mod tests {
                 self.out.push('}');
             }
         }
-        let mut flagged = 0;
-        for seed in 1..400u64 {
-            let mut g = Gen { seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), out: String::new(), want: Vec::new() };
-            g.object(0);
-            serde_json::from_str::<serde_json::Value>(&g.out).expect("the generator writes JSON");
-            let got: Vec<(usize, String)> = scan(&g.out)
-                .problems
-                .iter()
-                .map(|p| {
-                    (p.line.unwrap(), p.message.strip_prefix("key \"").and_then(|m| m.rsplit_once("\" is set twice")).unwrap().0.to_owned())
-                })
-                .collect();
-            assert_eq!(got, g.want, "seed {seed}: {}", g.out);
-            flagged += got.len();
-        }
-        assert!(flagged > 50, "the generator repeats keys ({flagged})");
-    }
-
-    /// packer.json is scanned before it is known to be JSON: any text.
-    #[test]
-    fn any_text_is_scanned_without_panicking() {
-        const PIECES: [&str; 12] = ["\"", "\\", "{", "}", "[", "]", ":", " ", "\n", "é", "a", "\\u"];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..2000 {
-            let mut text = String::new();
-            for _ in 0..seed % 40 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                text.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
-            }
-            let result = scan(&text);
-            assert!(result.problems.iter().all(|p| p.line.is_some_and(|l| l <= text.matches('\n').count() + 1)), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn escaped_quotes_do_not_confuse_it() {
-        let text = r#"{"a\"b": 1, "x": "a\"b", "a\"b2": 2}"#;
-        assert!(duplicate_keys(text).is_empty());
+        (1..400u64)
+            .map(|seed| {
+                let mut g = Gen { seed: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), out: String::new(), want: Vec::new() };
+                g.object(0);
+                serde_json::from_str::<serde_json::Value>(&g.out).expect("the generator writes JSON");
+                (g.out, g.want)
+            })
+            .collect()
     }
 }

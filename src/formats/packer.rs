@@ -4,9 +4,10 @@
 //! rewrite only differs where the harness meant to change something.
 
 use super::{json_keys, json_problem, Parsed};
-use serde::Deserialize;
 use serde_json::Value;
 use std::sync::{Arc, OnceLock};
+
+mod view;
 
 #[derive(Debug, Clone)]
 pub struct PackerTemplate {
@@ -20,21 +21,14 @@ pub struct PackerTemplate {
     pub post_processors: Vec<PostProcessor>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Builder {
-    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub region: Option<String>,
-    #[serde(default)]
     pub source_ami: Option<String>,
-    #[serde(default)]
     pub ssh_username: Option<String>,
-    #[serde(default)]
     pub ami_regions: Vec<String>,
-    #[serde(default)]
     pub ami_description: Option<String>,
 }
 
@@ -48,19 +42,13 @@ impl Builder {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioner {
-    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub script: Option<String>,
-    #[serde(default)]
     pub scripts: Vec<String>,
-    #[serde(default)]
     pub source: Option<String>,
-    #[serde(default)]
     pub sources: Vec<String>,
-    #[serde(default)]
     pub direction: Option<String>,
 }
 
@@ -84,93 +72,41 @@ impl Provisioner {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostProcessor {
-    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub output: Option<String>,
 }
 
-/// `post-processors` entries are a name, an object, or a chain (array) of those.
-enum PostProcessorEntry {
-    Name(String),
-    One(PostProcessor),
-    Chain(Vec<PostProcessorEntry>),
-}
-
-// By the JSON type in hand, not `#[serde(untagged)]`: that buffers every
-// entry and builds an error for each variant it tries first, a tenth of
-// reading the real tree's packer.json files.
-impl<'de> Deserialize<'de> for PostProcessorEntry {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{self, MapAccess, SeqAccess, Visitor};
-        struct Entry;
-        impl<'de> Visitor<'de> for Entry {
-            type Value = PostProcessorEntry;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a post-processor: its type, an object, or a list of those")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(PostProcessorEntry::Name(v.to_owned()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                PostProcessor::deserialize(de::value::MapAccessDeserializer::new(map)).map(PostProcessorEntry::One)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut chain = Vec::new();
-                while let Some(entry) = seq.next_element()? {
-                    chain.push(entry);
-                }
-                Ok(PostProcessorEntry::Chain(chain))
-            }
-        }
-        d.deserialize_any(Entry)
-    }
-}
-
-impl PostProcessorEntry {
-    fn flatten_into(self, out: &mut Vec<PostProcessor>) {
-        match self {
-            PostProcessorEntry::Name(kind) => out.push(PostProcessor { kind, output: None }),
-            PostProcessorEntry::One(p) => out.push(p),
-            PostProcessorEntry::Chain(items) => items.into_iter().for_each(|i| i.flatten_into(out)),
-        }
-    }
-}
-
-#[derive(Deserialize)]
+/// The parts of a template the harness reads.
 struct View {
-    #[serde(default)]
     builders: Vec<Builder>,
-    #[serde(default)]
     provisioners: Vec<Provisioner>,
-    #[serde(default, rename = "post-processors")]
-    post_processors: Vec<PostProcessorEntry>,
+    post_processors: Vec<PostProcessor>,
 }
 
 const WHAT: &str = "what packer's JSON template expects (see packer's amazon-ebs builder documentation)";
 
 impl PackerTemplate {
     pub fn parse(text: &str) -> Parsed<PackerTemplate> {
-        // The common case in one pass: an object whose known keys are set
-        // once reads straight into the views (serde refuses a known key set
-        // twice; those, and every error, take the full path below). The
-        // document is read from the same text later, and serde skips unknown
-        // fields more leniently than it reads them (at any depth, and `\u`
-        // escapes unchecked): such texts take the full path too.
-        let scan = json_keys::scan(text);
-        let plain = scan.depth <= json_keys::MAX_DOCUMENT_DEPTH && !scan.unicode_escapes;
-        if plain && text.trim_start().starts_with('{') {
-            if let Ok(view) = serde_json::from_str::<View>(text) {
-                return Parsed { value: Some(PackerTemplate::new(text, OnceLock::new(), view)), problems: scan.problems };
+        // The common case in one pass: the views read straight from the
+        // text, each object's keys compared as they are read, and every
+        // other value walked as the document's own read would (escapes and
+        // depth checked), so that the document can be read from the same
+        // text later. Only a text with a repeated key (or an object too
+        // large to compare its keys in place) is scanned again for their
+        // lines; an error takes the full path below.
+        if text.trim_start().starts_with('{') {
+            if let Ok((view, rescan)) = view::from_text(text) {
+                let problems = if rescan { json_keys::duplicate_keys(text) } else { Vec::new() };
+                return Parsed { value: Some(PackerTemplate::new(text, OnceLock::new(), view)), problems };
             }
         }
         let doc: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => return Parsed::failed(json_problem(&e, WHAT)),
         };
-        let mut problems = scan.problems;
+        let mut problems = json_keys::duplicate_keys(text);
         if !doc.is_object() {
             problems.push(crate::diagnostic::FileProblem::new(
                 crate::diagnostic::Code::InvalidValue,
@@ -182,8 +118,8 @@ impl PackerTemplate {
         }
         // Read from `doc` (where, as in packer, the last of two equal keys
         // won); a type error is read again from the text to get its line.
-        let view = View::deserialize(&doc).or_else(|_| serde_json::from_str::<View>(text));
-        match view {
+        let read = view::from_value(&doc).or_else(|_| view::from_text(text).map(|(view, _)| view));
+        match read {
             Ok(view) => Parsed { value: Some(PackerTemplate::new(text, OnceLock::from(doc), view)), problems },
             Err(e) => {
                 problems.push(json_problem(&e, WHAT));
@@ -193,9 +129,13 @@ impl PackerTemplate {
     }
 
     fn new(text: &str, doc: OnceLock<Value>, view: View) -> PackerTemplate {
-        let mut post_processors = Vec::new();
-        view.post_processors.into_iter().for_each(|p| p.flatten_into(&mut post_processors));
-        PackerTemplate { source: Arc::from(text), doc, builders: view.builders, provisioners: view.provisioners, post_processors }
+        PackerTemplate {
+            source: Arc::from(text),
+            doc,
+            builders: view.builders,
+            provisioners: view.provisioners,
+            post_processors: view.post_processors,
+        }
     }
 
     /// The whole document, for rendering and inspection.
