@@ -240,3 +240,20 @@ fn the_flat_yaml_reader_reads_every_real_yaml_file_as_serde_yaml_does() {
     // Every one of them is in the flat form: libyaml is left for the rest.
     assert_eq!(flat, files, "files read without libyaml");
 }
+
+#[test]
+fn each_published_regions_line_is_found_in_one_pass_as_one_by_one() {
+    use dcos_images::formats::{line_of_yaml_key, lines_of_yaml_keys};
+    let files = count_files("dcos_images.yaml");
+    assert!(files.len() > 100, "the corpus has its dcos_images.yaml files ({})", files.len());
+    for dir in files {
+        let path = corpus().join(dir).join("dcos_images.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Every line's key, a key twice and one the file lacks.
+        let mut keys: Vec<&str> = text.lines().filter_map(|l| l.split(':').next()).collect();
+        keys.extend(keys.first().copied());
+        keys.push("us-nowhere-1");
+        let want: Vec<Option<usize>> = keys.iter().map(|k| line_of_yaml_key(&text, k)).collect();
+        assert_eq!(lines_of_yaml_keys(&text, &keys), want, "{}", path.display());
+    }
+}

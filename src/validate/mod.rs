@@ -6,7 +6,7 @@ pub mod output;
 use crate::config::RootConfig;
 use crate::diagnostic::{Code, Diagnostic, FileProblem, Severity};
 use crate::formats::dcos_images::DcosImages;
-use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, publish_config::PublishStep};
+use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, lines_of_yaml_keys, publish_config::PublishStep};
 use crate::tree::{self, version, BaseImagesFiles, BuildDir, Layout, LoadedBuildDir, Tree, TreeFile};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -125,8 +125,10 @@ impl Published {
         // the file name it: searching the text for each image was a
         // thirtieth of validating the tree (and named a comment's line when
         // a comment mentioned the image first).
-        let line = |region: &str, image: &str| line_of_yaml_key(&f.text, region).or_else(|| line_of(&f.text, image));
-        let images = f.value()?.0.iter().map(|(region, image)| (image.clone(), line(region, image))).collect();
+        let map = &f.value()?.0;
+        let regions: Vec<&str> = map.keys().map(String::as_str).collect();
+        let lines = lines_of_yaml_keys(&f.text, &regions);
+        let images = map.iter().zip(lines).map(|((_, image), line)| (image.clone(), line.or_else(|| line_of(&f.text, image)))).collect();
         Some(Published {
             build_dir: dir.rel.clone(),
             os: (dir.coords.os.clone(), dir.coords.os_version.clone()),
