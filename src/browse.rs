@@ -4,10 +4,11 @@
 
 use crate::formats::{dcos_images::DcosImages, history::BuildHistory, publish_config::PublishTestConfig};
 use crate::tree::version::{canonical_dcos, compare, matches_prefix};
-use crate::tree::{self, BuildDir, Coordinates, Layout};
+use crate::tree::{self, BuildDir, Coordinates, Layout, TreeError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::path::Path;
 
 /// Filters shared by `list` and `find`. Versions match whole components:
 /// `--dcos 2.1` selects 2.1.0 and 2.1.1, not 2.10.
@@ -141,7 +142,21 @@ impl Row {
 /// order, read on all cores; with `--region`, only that region's images.
 pub fn rows(layout: &Layout, filter: &Filter) -> Vec<Row> {
     let selected: Vec<&BuildDir> = layout.dirs.iter().filter(|d| filter.matches(&d.coords)).collect();
-    let mut rows = tree::parallel_map(selected, Row::read);
+    only_region(tree::parallel_map(selected, Row::read), filter)
+}
+
+/// [`rows`] of the tree below `root`, walked where `filter` admits and each
+/// directory read by the thread that walked it, in the same pass (see
+/// [`Layout::discover_with`]).
+pub fn walked_rows(root: &Path, exclude: &[String], filter: &Filter) -> Result<Vec<Row>, TreeError> {
+    let (_, rows) = Layout::discover_with(root, exclude, &|depth, name| filter.admits(depth, name), &|dir, _| {
+        filter.matches(&dir.coords).then(|| Row::read(dir))
+    })?;
+    Ok(only_region(rows.into_iter().flatten().collect(), filter))
+}
+
+/// With `--region`, only that region's images, and only the rows that have one.
+fn only_region(mut rows: Vec<Row>, filter: &Filter) -> Vec<Row> {
     if let Some(region) = &filter.region {
         rows.iter_mut().for_each(|r| r.images.retain(|k, _| k == region));
         rows.retain(|r| !r.images.is_empty());

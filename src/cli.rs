@@ -123,6 +123,11 @@ impl Invocation {
     pub fn layout_for(&self, filter: &browse::Filter) -> Result<Layout, Error> {
         Ok(Layout::discover(&self.root, &self.config.tree.exclude, &|depth, name| filter.admits(depth, name))?)
     }
+
+    /// The rows of the build directories `filter` selects, walked and read in one pass.
+    pub fn rows(&self, filter: &browse::Filter) -> Result<Vec<browse::Row>, Error> {
+        Ok(browse::walked_rows(&self.root, &self.config.tree.exclude, filter)?)
+    }
 }
 
 /// The binary that runs the commands which drive tools and services

@@ -193,7 +193,7 @@ const CORPUS_PROFILE: &str = "centos/7.8/aws/DCOS-2.1.1/docker-19.03.9-ce/selinu
 #[test]
 fn streaming_validation_finds_what_the_loaded_tree_has() {
     use dcos_images::tree::{Layout, Tree};
-    use dcos_images::validate::{validate, validate_layout, Rules};
+    use dcos_images::validate::{validate, validate_layout, validate_tree, Rules};
     let loaded = validate(&Tree::load(&corpus(), &[]).unwrap(), Rules::default());
     let layout = Layout::discover(&corpus(), &[], &|_, _| true).unwrap();
     let streamed = validate_layout(&layout, Rules::default(), &|_| true);
@@ -203,6 +203,13 @@ fn streaming_validation_finds_what_the_loaded_tree_has() {
             == streamed.iter().any(|d| d.code == dcos_images::diagnostic::Code::ImageReused)
     );
     assert_eq!(streamed, loaded);
+    // Walked and checked in one pass: the same findings and the same layout.
+    let (walked, in_one_pass) = validate_tree(&corpus(), &[], Rules::default()).unwrap();
+    assert_eq!(in_one_pass, loaded);
+    let rels = |l: &Layout| l.dirs.iter().map(|d| d.rel.clone()).collect::<Vec<_>>();
+    assert_eq!(rels(&walked), rels(&layout));
+    assert_eq!(walked.base_images.keys().collect::<Vec<_>>(), layout.base_images.keys().collect::<Vec<_>>());
+    assert_eq!(walked.misplaced, layout.misplaced);
 
     let under = "centos/7.8/";
     let partial = validate_layout(&layout, Rules::default(), &|d| d.rel.starts_with(under));
@@ -255,5 +262,30 @@ fn each_published_regions_line_is_found_in_one_pass_as_one_by_one() {
         keys.push("us-nowhere-1");
         let want: Vec<Option<usize>> = keys.iter().map(|k| line_of_yaml_key(&text, k)).collect();
         assert_eq!(lines_of_yaml_keys(&text, &keys), want, "{}", path.display());
+    }
+}
+
+/// Browsing's rows read in the walk's own pass are the rows of the layout
+/// the same filter walks, in its order, for filters on every level.
+#[test]
+fn rows_read_while_walking_are_the_layouts_rows() {
+    use dcos_images::browse::{rows, walked_rows, Filter};
+    use dcos_images::tree::Layout;
+    let some = |f: &str| Some(f.to_owned());
+    let filters = [
+        Filter::default(),
+        Filter { os: some("centos"), os_version: some("7"), ..Filter::default() },
+        Filter { dcos: some("1.11"), region: some("us-west-2"), ..Filter::default() },
+        Filter { variant: some("none"), ..Filter::default() },
+        Filter { os: some("nothing"), ..Filter::default() },
+    ];
+    for filter in filters {
+        let layout = Layout::discover(&corpus(), &[], &|depth, name| filter.admits(depth, name)).unwrap();
+        let want = rows(&layout, &filter);
+        let got = walked_rows(&corpus(), &[], &filter).unwrap();
+        let paths =
+            |r: &[dcos_images::browse::Row]| r.iter().map(|r| (r.path.clone(), r.images.clone(), r.last_build.clone())).collect::<Vec<_>>();
+        assert_eq!(paths(&got), paths(&want), "{filter:?}");
+        assert_eq!(got.is_empty(), filter.os.as_deref() == Some("nothing"), "{filter:?}: {} rows", got.len());
     }
 }

@@ -30,13 +30,13 @@ pub enum FindFormat {
 }
 
 pub fn list(inv: &Invocation, args: &ListArgs) -> Result<u8, Error> {
-    print!("{}", browse::render_list(&browse::rows(&inv.layout_for(&args.filter)?, &args.filter), args.format));
+    print!("{}", browse::render_list(&inv.rows(&args.filter)?, args.format));
     Ok(exit::SUCCESS)
 }
 
 pub fn tree(inv: &Invocation) -> Result<u8, Error> {
     let all = Filter::default();
-    print!("{}", browse::render_tree(&browse::rows(&inv.layout_for(&all)?, &all)));
+    print!("{}", browse::render_tree(&inv.rows(&all)?));
     Ok(exit::SUCCESS)
 }
 
@@ -51,10 +51,8 @@ pub fn find(inv: &Invocation, args: &FindArgs) -> Result<u8, Error> {
     // The directories asked about are read first; the whole tree only
     // when none matches, to name the nearest ones.
     let all_regions = Filter { region: None, ..filter.clone() };
-    let outcome = match browse::find(&browse::rows(&inv.layout_for(filter)?, &all_regions), filter) {
-        FindOutcome::NotFound { nearest, .. } if nearest.is_empty() => {
-            browse::find(&browse::rows(&inv.layout_for(&Filter::default())?, &Filter::default()), filter)
-        }
+    let outcome = match browse::find(&inv.rows(&all_regions)?, filter) {
+        FindOutcome::NotFound { nearest, .. } if nearest.is_empty() => browse::find(&inv.rows(&Filter::default())?, filter),
         outcome => outcome,
     };
     match outcome {

@@ -52,10 +52,20 @@ pub fn run(inv: &Invocation, args: &Args) -> Result<u8, Error> {
         return Ok(exit::SUCCESS);
     }
     // Each build directory is read while it is checked and dropped
-    // after, and only the selected ones are checked.
-    let layout = Layout::discover(&inv.root, &inv.config.tree.exclude, &|_, _| true)?;
-    let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, &args.paths)?;
-    let diags: Vec<_> = validate::validate_layout(&layout, validate::Rules::of(&inv.config), &|d| selection.checks(d))
+    // after, and only the selected ones are checked; the whole tree in the
+    // same pass as its walk.
+    let rules = validate::Rules::of(&inv.config);
+    let (layout, selection, diags) = if args.paths.is_empty() {
+        let (layout, diags) = validate::validate_tree(&inv.root, &inv.config.tree.exclude, rules)?;
+        let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, &args.paths)?;
+        (layout, selection, diags)
+    } else {
+        let layout = Layout::discover(&inv.root, &inv.config.tree.exclude, &|_, _| true)?;
+        let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, &args.paths)?;
+        let diags = validate::validate_layout(&layout, rules, &|d| selection.checks(d));
+        (layout, selection, diags)
+    };
+    let diags: Vec<_> = diags
         .into_iter()
         .filter(|d| !ignore.contains(&d.code))
         .filter(|d| selection.keeps(d, &layout.base_images, layout.dirs.iter()))

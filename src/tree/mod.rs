@@ -293,6 +293,22 @@ impl Layout {
     /// `base_images.json` files. Hidden directories, `target/` and the
     /// `exclude`d paths (relative to the root) are skipped.
     pub fn discover(root: &Path, exclude: &[String], select: &(dyn Fn(usize, &str) -> bool + Sync)) -> Result<Layout, TreeError> {
+        Ok(Layout::discover_with(root, exclude, select, &|_, _| ())?.0)
+    }
+
+    /// As [`Layout::discover`], and `each` called with every build directory
+    /// (and the base_images.json files of its OS version's subtree, the
+    /// only ones it can refer to) on the thread that walked it, as soon as
+    /// that subtree's walk ends: the work on a directory starts while its
+    /// listing is fresh, on threads already running, instead of on threads
+    /// spawned again once the whole tree is walked. The values are in the
+    /// layout's order: `values[i]` is `each(&layout.dirs[i])`.
+    pub fn discover_with<U: Send>(
+        root: &Path,
+        exclude: &[String],
+        select: &(dyn Fn(usize, &str) -> bool + Sync),
+        each: &(dyn Fn(&BuildDir, &BaseImagesFiles) -> U + Sync),
+    ) -> Result<(Layout, Vec<U>), TreeError> {
         if !root.is_dir() {
             return Err(TreeError::NotADirectory(root.to_owned()));
         }
@@ -308,27 +324,24 @@ impl Layout {
         Walk { root, max_depth: Some(2), admits: &admits }.dir(&root_dir, "", 0, &mut found, &mut os_versions)?;
         let subtrees = parallel_map(os_versions, |(rel, dir)| {
             let mut found = Found::default();
-            Walk { root, max_depth: None, admits: &admits }.dir(&dir, &rel, 2, &mut found, &mut Vec::new()).map(|()| found)
+            Walk { root, max_depth: None, admits: &admits }.dir(&dir, &rel, 2, &mut found, &mut Vec::new())?;
+            let placed = Placed::of(root, found);
+            let values: Vec<U> = placed.dirs.iter().map(|d| each(d, &placed.base_images)).collect();
+            Ok::<_, TreeError>((placed, values))
         });
+        let mut all = Placed::of(root, found);
+        let above: Vec<U> = all.dirs.iter().map(|d| each(d, &all.base_images)).collect();
+        let mut dirs: Vec<(BuildDir, U)> = std::mem::take(&mut all.dirs).into_iter().zip(above).collect();
         for sub in subtrees {
-            let sub = sub?;
-            found.packer_dirs.extend(sub.packer_dirs);
-            found.base_images.extend(sub.base_images);
-        }
-        let Found { packer_dirs, base_images } = found;
-
-        let mut misplaced = Vec::new();
-        let mut dirs = Vec::new();
-        for (rel, listing) in packer_dirs {
-            match Coordinates::from_rel(&rel) {
-                Ok(coords) => dirs.push(BuildDir { abs: root.join(&rel), rel, coords, listing }),
-                Err(why) => misplaced.push((join_rel(&rel, PACKER), why)),
-            }
+            let (placed, values) = sub?;
+            dirs.extend(placed.dirs.into_iter().zip(values));
+            all.base_images.extend(placed.base_images);
+            all.misplaced.extend(placed.misplaced);
         }
         // A total order (paths are unique), so the unstable sort gives the same.
-        dirs.sort_unstable_by(|a, b| a.coords.cmp_versions(&b.coords).then_with(|| a.rel.cmp(&b.rel)));
-        let base_images = base_images.into_iter().collect();
-        Ok(Layout { root: root.to_owned(), dirs, base_images, misplaced })
+        dirs.sort_unstable_by(|(a, _), (b, _)| a.coords.cmp_versions(&b.coords).then_with(|| a.rel.cmp(&b.rel)));
+        let (dirs, values) = dirs.into_iter().unzip();
+        Ok((Layout { root: root.to_owned(), dirs, base_images: all.base_images, misplaced: all.misplaced }, values))
     }
 
     /// Reads and parses every file of every build directory, on all cores.
@@ -365,6 +378,27 @@ struct Found {
     packer_dirs: Vec<(String, Listing)>,
     /// Read where they are found, keyed by the directory holding them.
     base_images: Vec<(String, TreeFile<BaseImages>)>,
+}
+
+/// What a walk found, as build directories (in the walk's order), the
+/// base_images.json files, and the packer.json files outside the layout.
+struct Placed {
+    dirs: Vec<BuildDir>,
+    base_images: BaseImagesFiles,
+    misplaced: Vec<(String, String)>,
+}
+
+impl Placed {
+    fn of(root: &Path, found: Found) -> Placed {
+        let mut placed = Placed { dirs: Vec::new(), base_images: found.base_images.into_iter().collect(), misplaced: Vec::new() };
+        for (rel, listing) in found.packer_dirs {
+            match Coordinates::from_rel(&rel) {
+                Ok(coords) => placed.dirs.push(BuildDir { abs: root.join(&rel), rel, coords, listing }),
+                Err(why) => placed.misplaced.push((join_rel(&rel, PACKER), why)),
+            }
+        }
+        placed
+    }
 }
 
 /// A walk of the tree below `root`, into the subdirectories `admits`

@@ -57,6 +57,21 @@ pub fn validate_layout(layout: &Layout, rules: Rules, checked: &(dyn Fn(&BuildDi
     finish(&layout.base_images, &layout.misplaced, per_dir)
 }
 
+/// The whole tree below `root` walked and validated in one parallel pass:
+/// each OS version's build directories are checked by the thread that
+/// walked them, as soon as it has (see [`Layout::discover_with`]). The same
+/// findings as [`validate_layout`] of the whole tree, with the layout.
+pub fn validate_tree(root: &Path, exclude: &[String], rules: Rules) -> Result<(Layout, Vec<Diagnostic>), tree::TreeError> {
+    let (layout, per_dir) = Layout::discover_with(root, exclude, &|_, _| true, &|dir, bases| {
+        let d = tree::load_build_dir(dir.clone());
+        let mut diags = check_build_dir(bases, &d, rules);
+        diags.sort_by(|a, b| order(a).cmp(&order(b)));
+        (diags, Published::of(&d))
+    })?;
+    let diags = finish(&layout.base_images, &layout.misplaced, per_dir);
+    Ok((layout, diags))
+}
+
 fn finish(
     bases: &BaseImagesFiles,
     misplaced: &[(String, String)],
