@@ -11,14 +11,20 @@ how much faster this one is: wall times on a shared machine move by a fifth
 from one benchmark to the next, so a comparison is only fair inside one run.
 
 TREE defaults to ../shared/corpus/dcos-images (or $DCOS_IMAGES_CORPUS).
-The ten-times tree is a temporary copy: copy i > 0 renames each OS directory
+A third tree, "+scripts", is TREE with every build directory's provisioner
+files and install_dcos_prerequisites.sh present (a few bytes each), as the
+public tree has them: the corpus keeps only the data files, so on it every
+directory has missing-file findings (944 of its 3,347) that a real tree
+does not. The ten-times tree is a temporary copy: copy i > 0 renames each OS directory
 `<os>` to `<os><i>` and rotates every hex digit of every image id by i, so
 each copy is valid on its own and no image id is shared between copies (the
 cross-directory image check finds what it finds in the original, ten times).
 
 Wall time and CPU (user + system, all threads) are medians of RUNS whole-process
 runs (start-up included) after one warm-up run, so the files are in the page
-cache. Peak memory is the maximum resident set size, read by GNU time
+cache. Every command of a tree, the floors and Python's parse included, runs
+in turn within each round, so that a ratio compares runs that met the same
+load. Peak memory is the maximum resident set size, read by GNU time
 (/usr/bin/time, Debian package `time`) because a child of this Python process
 would inherit the interpreter's own peak.
 
@@ -31,7 +37,7 @@ must read; the rest it only looks for).
 The data floor is the honest bound of a whole-tree command: the last column
 is each command's wall time over it.
 """
-import glob, os, re, shutil, statistics, subprocess, sys, tempfile, time
+import glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 tree = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
@@ -76,6 +82,33 @@ def ten_times(src, dst):
         for name in os.listdir(src):
             if os.path.isfile(os.path.join(src, name)) and i == 0:
                 shutil.copy(os.path.join(src, name), os.path.join(dst, name))
+
+
+def with_scripts(src, dst):
+    """`src` copied to `dst` with each build directory's provisioner files
+    and install script written where they are missing."""
+    shutil.copytree(src, dst, symlinks=True)
+    for dirpath, _, files in os.walk(dst):
+        if "packer.json" not in files:
+            continue
+        try:
+            with open(os.path.join(dirpath, "packer.json")) as f:
+                template = json.load(f)
+        except ValueError:
+            continue
+        wanted = ["install_dcos_prerequisites.sh"]
+        for p in template.get("provisioners", []) if isinstance(template, dict) else []:
+            for key in ("script", "source"):
+                if isinstance(p.get(key), str):
+                    wanted.append(p[key])
+            wanted += [f for f in p.get("scripts", []) if isinstance(f, str)]
+        for name in wanted:
+            path = os.path.normpath(os.path.join(dirpath, name))
+            if "{{" in name or os.path.isabs(name) or not path.startswith(dirpath) or os.path.exists(path):
+                continue
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\nset -e\n")
 
 
 def measure(*cmds):
@@ -148,10 +181,12 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as work:
     big = os.path.join(work, "10x")
     os.mkdir(big)
     ten_times(tree, big)
+    scripts = os.path.join(work, "scripts")
+    with_scripts(tree, scripts)
     floor = io_floor(work)
     # As many threads as dcos-images' loader uses (src/tree/mod.rs).
     threads = str(min(os.cpu_count() or 1, 8))
-    trees = [("tree", tree), ("10x", big)]
+    trees = [("tree", tree), ("+scripts", scripts), ("10x", big)]
     sizes = {label: describe(t) for label, t in trees}
     cpu = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
     model = re.search(r"model name\s*:\s*(.*)", cpu)
@@ -169,23 +204,25 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as work:
     print(header)
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if baseline else ""))
     for label, t in trees:
-        rows = []
-        for (name, cmd), base in zip(commands(t, binary), commands(t, baseline) if baseline else [None] * 3):
-            rows.append((name, measure(cmd, base[1]) if base else measure(cmd)))
-        data_wall = None
+        ours = commands(t, binary)
+        named = list(ours)
+        if baseline:
+            named += [(f"{name} (baseline)", cmd) for name, cmd in commands(t, baseline)]
         if floor:
-            rows.append((FLOOR_NAME, measure([floor, "--process", t, threads])))
-            rows.append((DATA_FLOOR_NAME, measure([floor, "--process", t, threads, "data"])))
-            data_wall = rows[-1][1][0][0]
-        (python_name, python_cmd), = commands(t, None)
-        rows.append((python_name, measure(python_cmd)))
-        python_wall = rows[-1][1][0][0]
-        for name, results in rows:
-            wall, cpu_ms, peak = results[0]
+            named += [(FLOOR_NAME, [floor, "--process", t, threads]), (DATA_FLOOR_NAME, [floor, "--process", t, threads, "data"])]
+        named += commands(t, None)
+        measured = dict(zip([name for name, _ in named], measure(*[cmd for _, cmd in named])))
+        data_wall = measured[DATA_FLOOR_NAME][0] if floor else None
+        python_wall = measured[named[-1][0]][0]
+        for name, _ in named:
+            if name.endswith("(baseline)"):
+                continue
+            wall, cpu_ms, peak = measured[name]
             ratio = "" if name.startswith("python3") else f"{python_wall / wall:.1f}x"
             over_floor = f"{wall / data_wall:.2f}x" if data_wall and not name.startswith(("C:", "python3")) else ""
             peak_s = f"{peak:.1f}" if peak is not None else "n/a"
             line = f"| {name} | {label} | {wall:.1f} | {cpu_ms:.1f} | {peak_s} | {ratio} | {over_floor} |"
             if baseline:
-                line += f" {results[1][0]:.1f} | {results[1][0] / wall:.2f}x |" if len(results) > 1 else " | |"
+                base = measured.get(f"{name} (baseline)")
+                line += f" {base[0]:.1f} | {base[0] / wall:.2f}x |" if base else " | |"
             print(line)
