@@ -192,12 +192,55 @@ fn cells(r: &Row, image_sep: &str) -> [String; 9] {
     ]
 }
 
+/// The rows as `serde_json::to_string_pretty` writes them, and a newline,
+/// through [`json_text`](crate::json_text): serde's pretty printer (and the
+/// flattened coordinates, serialized as a map) was a tenth of `list`.
+fn list_json(out: &mut Vec<u8>, rows: &[Row]) -> std::io::Result<()> {
+    use crate::json_text::{optional, string};
+    use std::io::Write as _;
+    if rows.is_empty() {
+        return out.write_all(b"[]\n");
+    }
+    for (i, r) in rows.iter().enumerate() {
+        out.write_all(if i == 0 { b"[\n  {\n    \"path\": " } else { b",\n  {\n    \"path\": " })?;
+        string(out, &r.path)?;
+        let c = &r.coords;
+        for (key, value) in [
+            (&b",\n    \"os\": "[..], &c.os),
+            (b",\n    \"os_version\": ", &c.os_version),
+            (b",\n    \"cloud\": ", &c.cloud),
+            (b",\n    \"dcos_version\": ", &c.dcos_version),
+            (b",\n    \"docker_version\": ", &c.docker_version),
+        ] {
+            out.write_all(key)?;
+            string(out, value)?;
+        }
+        out.write_all(b",\n    \"variant\": ")?;
+        optional(out, c.variant.as_deref())?;
+        out.write_all(b",\n    \"images\": {")?;
+        for (k, (region, image)) in r.images.iter().enumerate() {
+            out.write_all(if k == 0 { b"\n      " } else { b",\n      " })?;
+            string(out, region)?;
+            out.write_all(b": ")?;
+            string(out, image)?;
+        }
+        out.write_all(if r.images.is_empty() { b"}" } else { b"\n    }" })?;
+        out.write_all(b",\n    \"last_build\": ")?;
+        optional(out, r.last_build.as_deref())?;
+        out.write_all(b",\n    \"publish_after\": ")?;
+        optional(out, r.publish_after.as_deref())?;
+        out.write_all(b"\n  }")?;
+    }
+    out.write_all(b"\n]\n")
+}
+
 pub fn render_list(rows: &[Row], format: ListFormat) -> String {
     match format {
         ListFormat::Json => {
-            let mut s = serde_json::to_string_pretty(rows).expect("rows serialize");
-            s.push('\n');
-            s
+            // Sized once: a listing of the real tree is 120 KB.
+            let mut out = Vec::with_capacity(128 + rows.iter().map(|r| 360 + r.path.len() + 48 * r.images.len()).sum::<usize>());
+            list_json(&mut out, rows).expect("writing to memory cannot fail");
+            String::from_utf8(out).expect("JSON of strings is UTF-8")
         }
         ListFormat::Markdown => {
             let mut out = format!("| {} |\n|{}\n", HEADERS.join(" | "), " --- |".repeat(HEADERS.len()));
@@ -366,4 +409,37 @@ pub fn render_tree(rows: &[Row]) -> String {
     }
     let _ = writeln!(out, "\n{} build directories, {qualified} qualified", rows.len());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_listing_is_what_serde_json_writes_pretty() {
+        let hostile = ["", "plain", "quote \" and \\ back", "tab\tnew\nline\r", "\u{1}\u{1f}\u{7f}", "\u{2028} é 🦀"];
+        let mut rows = Vec::new();
+        for (i, text) in hostile.iter().enumerate() {
+            let images: BTreeMap<String, String> = (0..i).map(|k| (format!("{text}-{k}"), format!("ami-{k}{text}"))).collect();
+            rows.push(Row {
+                path: format!("a/{text}"),
+                coords: Coordinates {
+                    os: text.to_string(),
+                    os_version: "7.8".into(),
+                    cloud: "aws".into(),
+                    dcos_version: format!("2.1.{i}"),
+                    docker_version: text.to_string(),
+                    variant: (i % 2 == 0).then(|| text.to_string()),
+                },
+                images,
+                last_build: (i % 3 != 0).then(|| text.to_string()),
+                publish_after: (i % 2 == 1).then(|| "dcos_installation".to_owned()),
+            });
+        }
+        for n in [0, 1, 2, rows.len()] {
+            let some = &rows[..n];
+            let want = format!("{}\n", serde_json::to_string_pretty(some).unwrap());
+            assert_eq!(render_list(some, ListFormat::Json), want, "{n} rows");
+        }
+    }
 }

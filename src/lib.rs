@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod gc;
 pub mod github;
 pub mod journal;
+pub mod json_text;
 pub mod migrate;
 pub mod pipeline;
 pub mod report;

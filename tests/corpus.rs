@@ -269,7 +269,7 @@ fn each_published_regions_line_is_found_in_one_pass_as_one_by_one() {
 /// the same filter walks, in its order, for filters on every level.
 #[test]
 fn rows_read_while_walking_are_the_layouts_rows() {
-    use dcos_images::browse::{rows, walked_rows, Filter};
+    use dcos_images::browse::{render_list, rows, walked_rows, Filter, ListFormat};
     use dcos_images::tree::Layout;
     let some = |f: &str| Some(f.to_owned());
     let filters = [
@@ -287,5 +287,7 @@ fn rows_read_while_walking_are_the_layouts_rows() {
             |r: &[dcos_images::browse::Row]| r.iter().map(|r| (r.path.clone(), r.images.clone(), r.last_build.clone())).collect::<Vec<_>>();
         assert_eq!(paths(&got), paths(&want), "{filter:?}");
         assert_eq!(got.is_empty(), filter.os.as_deref() == Some("nothing"), "{filter:?}: {} rows", got.len());
+        // The listing written by hand is serde_json's, on real rows.
+        assert_eq!(render_list(&got, ListFormat::Json), format!("{}\n", serde_json::to_string_pretty(&got).unwrap()), "{filter:?}");
     }
 }

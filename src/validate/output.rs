@@ -27,22 +27,9 @@ pub fn write(out: &mut impl std::io::Write, format: Format, diags: &[Diagnostic]
 
 /// The JSON document, `{"diagnostics": [...], "errors": N, "warnings": N}`,
 /// byte for byte as serde_json's pretty printer writes it (a test compares
-/// them), but a string that needs no escaping, nearly every one, is copied
-/// whole: serde_json looks up each byte of each string in a table, which
-/// was an eighth of `validate --format json`, all of it on one core after
-/// the parallel work.
+/// them), through [`json_text`].
 fn json(out: &mut impl std::io::Write, diags: &[Diagnostic]) -> std::io::Result<()> {
-    fn string(out: &mut impl std::io::Write, s: &str) -> std::io::Result<()> {
-        // No early exit: the fold compiles to a vector loop.
-        let plain = !s.bytes().fold(false, |escape, b| escape | (b < 0x20) | (b == b'"') | (b == b'\\'));
-        if plain {
-            out.write_all(b"\"")?;
-            out.write_all(s.as_bytes())?;
-            out.write_all(b"\"")
-        } else {
-            serde_json::to_writer(out, s).map_err(std::io::Error::from)
-        }
-    }
+    use crate::json_text::{optional, string};
     let (errors, warnings) = super::counts(diags);
     out.write_all(if diags.is_empty() { b"{\n  \"diagnostics\": []" } else { b"{\n  \"diagnostics\": [" })?;
     for (i, d) in diags.iter().enumerate() {
@@ -51,10 +38,7 @@ fn json(out: &mut impl std::io::Write, diags: &[Diagnostic]) -> std::io::Result<
         out.write_all(b",\n      \"severity\": ")?;
         string(out, d.severity.as_str())?;
         out.write_all(b",\n      \"build_dir\": ")?;
-        match &d.build_dir {
-            Some(dir) => string(out, dir)?,
-            None => out.write_all(b"null")?,
-        }
+        optional(out, d.build_dir.as_deref())?;
         out.write_all(b",\n      \"file\": ")?;
         string(out, &d.file)?;
         out.write_all(b",\n      \"line\": ")?;
