@@ -147,12 +147,12 @@ pub fn rows(layout: &Layout, filter: &Filter) -> Vec<Row> {
 
 /// [`rows`] of the tree below `root`, walked where `filter` admits and each
 /// directory read by the thread that walked it, in the same pass (see
-/// [`Layout::discover_with`]).
-pub fn walked_rows(root: &Path, exclude: &[String], filter: &Filter) -> Result<Vec<Row>, TreeError> {
-    let (_, rows) = Layout::discover_with(root, exclude, &|depth, name| filter.admits(depth, name), &|dir, _| {
+/// [`Layout::discover_with`]), with the layout walked.
+pub fn walked_rows(root: &Path, exclude: &[String], filter: &Filter) -> Result<(Layout, Vec<Row>), TreeError> {
+    let (layout, rows) = Layout::discover_with(root, exclude, &|depth, name| filter.admits(depth, name), &|dir, _| {
         filter.matches(&dir.coords).then(|| Row::read(dir))
     })?;
-    Ok(only_region(rows.into_iter().flatten().collect(), filter))
+    Ok((layout, only_region(rows.into_iter().flatten().collect(), filter)))
 }
 
 /// With `--region`, only that region's images, and only the rows that have one.

@@ -282,7 +282,8 @@ fn rows_read_while_walking_are_the_layouts_rows() {
     for filter in filters {
         let layout = Layout::discover(&corpus(), &[], &|depth, name| filter.admits(depth, name)).unwrap();
         let want = rows(&layout, &filter);
-        let got = walked_rows(&corpus(), &[], &filter).unwrap();
+        let (walked, got) = walked_rows(&corpus(), &[], &filter).unwrap();
+        assert_eq!(walked.dirs.len(), layout.dirs.len(), "{filter:?}");
         let paths =
             |r: &[dcos_images::browse::Row]| r.iter().map(|r| (r.path.clone(), r.images.clone(), r.last_build.clone())).collect::<Vec<_>>();
         assert_eq!(paths(&got), paths(&want), "{filter:?}");

@@ -30,13 +30,18 @@ pub enum FindFormat {
 }
 
 pub fn list(inv: &Invocation, args: &ListArgs) -> Result<u8, Error> {
-    print!("{}", browse::render_list(&inv.rows(&args.filter)?, args.format));
+    let rows = inv.rows(&args.filter)?;
+    print!("{}", browse::render_list(&rows, args.format));
+    // Left to the process's exit, as the layout (Invocation::rows).
+    std::mem::forget(rows);
     Ok(exit::SUCCESS)
 }
 
 pub fn tree(inv: &Invocation) -> Result<u8, Error> {
     let all = Filter::default();
-    print!("{}", browse::render_tree(&inv.rows(&all)?));
+    let rows = inv.rows(&all)?;
+    print!("{}", browse::render_tree(&rows));
+    std::mem::forget(rows);
     Ok(exit::SUCCESS)
 }
 
