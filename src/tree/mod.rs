@@ -329,11 +329,13 @@ impl Layout {
             let values: Vec<U> = placed.dirs.iter().map(|d| each(d, &placed.base_images)).collect();
             Ok::<_, TreeError>((placed, values))
         });
+        let subtrees = subtrees.into_iter().collect::<Result<Vec<_>, _>>()?;
         let mut all = Placed::of(root, found);
         let above: Vec<U> = all.dirs.iter().map(|d| each(d, &all.base_images)).collect();
-        let mut dirs: Vec<(BuildDir, U)> = std::mem::take(&mut all.dirs).into_iter().zip(above).collect();
-        for sub in subtrees {
-            let (placed, values) = sub?;
+        // Sized once: grown by doubling, its copies were fresh pages.
+        let mut dirs: Vec<(BuildDir, U)> = Vec::with_capacity(above.len() + subtrees.iter().map(|(p, _)| p.dirs.len()).sum::<usize>());
+        dirs.extend(std::mem::take(&mut all.dirs).into_iter().zip(above));
+        for (placed, values) in subtrees {
             dirs.extend(placed.dirs.into_iter().zip(values));
             all.base_images.extend(placed.base_images);
             all.misplaced.extend(placed.misplaced);
