@@ -136,12 +136,12 @@ impl Selection {
     ) -> bool {
         let Some(dirs) = &self.dirs else { return true };
         match &d.build_dir {
-            Some(bd) => dirs.contains(bd),
+            Some(bd) => dirs.contains(&**bd),
             // A file of no build directory: a base_images.json that applies to a
             // selected directory, or a misplaced packer.json under a given path.
             None => {
                 self.prefixes.iter().any(|p| p.is_empty() || d.file.starts_with(&format!("{p}/")))
-                    || build_dirs.any(|x| dirs.contains(&x.rel) && base_images_for(bases, x).is_some_and(|b| b.rel == d.file))
+                    || build_dirs.any(|x| dirs.contains(&x.rel) && base_images_for(bases, x).is_some_and(|b| *b.rel == *d.file))
             }
         }
     }

@@ -264,8 +264,8 @@ fn refuse_invalid(tree: &Tree, config: &RootConfig, dirs: &[&LoadedBuildDir]) ->
         .into_iter()
         .filter(|d| d.severity == Severity::Error)
         .filter(|d| match &d.build_dir {
-            Some(bd) => selected.contains(&bd.as_str()),
-            None => dirs.iter().any(|x| tree.base_images_for(&x.dir).is_some_and(|b| b.rel == d.file)),
+            Some(bd) => selected.contains(&&**bd),
+            None => dirs.iter().any(|x| tree.base_images_for(&x.dir).is_some_and(|b| *b.rel == *d.file)),
         })
         .collect();
     if errors.is_empty() {

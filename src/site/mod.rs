@@ -110,11 +110,11 @@ pub fn github_web_url(remote: &str) -> Option<String> {
 pub fn entries(layout: &Layout, options: &SiteOptions) -> Vec<Entry> {
     let mut findings: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
     for d in validate::validate_layout(layout, options.rules, &|_| true) {
-        let Some(dir) = d.build_dir.clone() else { continue };
+        let Some(dir) = d.build_dir.as_deref().map(str::to_owned) else { continue };
         findings.entry(dir).or_default().push(Finding {
             severity: d.severity.as_str(),
             code: d.code.as_str(),
-            file: d.file,
+            file: d.file.to_string(),
             line: d.line,
             message: d.message.into_owned(),
         });

@@ -92,7 +92,7 @@ fn text(diags: &[Diagnostic], errors: usize, warnings: usize, build_dirs: usize)
         let level = d.severity.as_str();
         let at = match d.line {
             Some(l) => format!("{}:{l}", d.file),
-            None => d.file.clone(),
+            None => d.file.to_string(),
         };
         let _ = writeln!(out, "{level}[{}]: {}\n  --> {at}\n  = help: {}\n", d.code, d.message, d.hint);
     }
