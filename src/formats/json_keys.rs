@@ -5,6 +5,7 @@
 
 use super::line_at;
 use crate::diagnostic::{Code, FileProblem};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 pub fn duplicate_keys(text: &str) -> Vec<FileProblem> {
@@ -70,7 +71,7 @@ struct State<'a> {
     text: &'a str,
     stack: Vec<Open<'a>>,
     /// The keys of the open objects, innermost last.
-    keys: Vec<&'a str>,
+    keys: Vec<Cow<'a, str>>,
     problems: Vec<FileProblem>,
     /// Inside a string: where its text starts.
     string_start: Option<usize>,
@@ -93,7 +94,13 @@ impl<'a> State<'a> {
                 if after.is_some_and(|k| bytes[k] == b':') {
                     // Both ends are ASCII quotes: character boundaries.
                     let key = &self.text[start..i];
-                    if !self.insert_key(key) {
+                    // Compared as read: `"a"` and `"\u0061"` are one key
+                    // to serde_json and to packer.
+                    let read = match key.contains('\\') {
+                        true => serde_json::from_str::<String>(&self.text[start - 1..=i]).map_or(Cow::Borrowed(key), Cow::Owned),
+                        false => Cow::Borrowed(key),
+                    };
+                    if !self.insert_key(read) {
                         self.problems.push(FileProblem::new(
                             Code::DuplicateKey,
                             Some(line_at(self.text, start - 1)),
@@ -117,7 +124,7 @@ impl<'a> State<'a> {
     }
 
     /// Adds a key to the innermost open object; false when it is already there.
-    fn insert_key(&mut self, key: &'a str) -> bool {
+    fn insert_key(&mut self, key: Cow<'a, str>) -> bool {
         let Some(Open::Object { first_key, many }) = self.stack.last_mut() else { return true };
         if let Some(set) = many {
             return set.insert(key);
@@ -129,7 +136,7 @@ impl<'a> State<'a> {
             self.keys.push(key);
             true
         } else {
-            let mut set: HashSet<&str> = self.keys.drain(*first_key..).collect();
+            let mut set: HashSet<Cow<'a, str>> = self.keys.drain(*first_key..).collect();
             set.insert(key);
             *many = Some(set);
             true
@@ -145,7 +152,7 @@ impl<'a> State<'a> {
 /// its keys to a hash set of its own, so that a huge object stays linear.
 enum Open<'a> {
     Array,
-    Object { first_key: usize, many: Option<HashSet<&'a str>> },
+    Object { first_key: usize, many: Option<HashSet<Cow<'a, str>>> },
 }
 
 const FEW_KEYS: usize = 32;
@@ -239,6 +246,19 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_compared_as_read() {
+        let text = "{\"a\": 1, \"b\": {\"\\u00e9\": 1,\n \"é\": 2},\n \"\\u0061\": 3, \"\\u0062x\": 4}";
+        let found: Vec<(Option<usize>, String)> = duplicate_keys(text).into_iter().map(|p| (p.line, p.message.into_owned())).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(2), "key \"é\" is set twice in one object; the last one wins silently".to_owned()),
+                (Some(3), "key \"\\u0061\" is set twice in one object; the last one wins silently".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
     fn escaped_quotes_do_not_confuse_it() {
         let text = r#"{"a\"b": 1, "x": "a\"b", "a\"b2": 2}"#;
         assert!(duplicate_keys(text).is_empty());
@@ -309,7 +329,9 @@ pub(crate) mod generated {
                     } else {
                         self.string()
                     };
-                    if keys.contains(&key) {
+                    // Repeated as read: `é` and `\u00e9` are one key.
+                    let read = |k: &str| serde_json::from_str::<String>(&format!("\"{k}\"")).expect("the generator writes JSON strings");
+                    if keys.iter().any(|k| read(k) == read(&key)) {
                         self.want.push((self.out.matches('\n').count() + 1, key.clone()));
                     }
                     self.out.push_str(&format!("\"{key}\""));

@@ -398,6 +398,10 @@ mod tests {
         // `\u0061` is `a`: serde_json, and packer, read one key twice.
         let (_, rescan) = from_text(r#"{"v": {"a": 1, "\u0061": 2}}"#).unwrap();
         assert!(rescan);
+        // And the scan, asked for the line, finds it as read too.
+        let problems = PackerTemplate::parse(r#"{"v": {"a": 1, "\u0061": 2}}"#).problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].code, crate::diagnostic::Code::DuplicateKey);
         let (_, rescan) = from_text(r#"{"v": {"a\"": 1, "a": 2}}"#).unwrap();
         assert!(!rescan);
     }
