@@ -57,8 +57,7 @@ pub fn run(inv: &Invocation, args: &Args) -> Result<u8, Error> {
     let rules = validate::Rules::of(&inv.config);
     let (layout, selection, diags) = if args.paths.is_empty() {
         let (layout, diags) = validate::validate_tree(&inv.root, &inv.config.tree.exclude, rules)?;
-        let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, &args.paths)?;
-        (layout, selection, diags)
+        (layout, Selection::whole_tree(), diags)
     } else {
         let layout = Layout::discover(&inv.root, &inv.config.tree.exclude, &|_, _| true)?;
         let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, &args.paths)?;
@@ -94,7 +93,7 @@ pub fn select<'a>(
     paths: &[PathBuf],
 ) -> Result<Selection, Error> {
     if paths.is_empty() {
-        return Ok(Selection { dirs: None, prefixes: Vec::new() });
+        return Ok(Selection::whole_tree());
     }
     let rels: Vec<&str> = build_dirs.map(|d| d.rel.as_str()).collect();
     let mut dirs = BTreeSet::new();
@@ -123,6 +122,10 @@ pub fn select<'a>(
 }
 
 impl Selection {
+    fn whole_tree() -> Selection {
+        Selection { dirs: None, prefixes: Vec::new() }
+    }
+
     /// Whether a build directory is checked at all.
     pub fn checks(&self, d: &BuildDir) -> bool {
         self.dirs.as_ref().is_none_or(|dirs| dirs.contains(&d.rel))
