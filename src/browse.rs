@@ -195,15 +195,14 @@ fn cells(r: &Row, image_sep: &str) -> [String; 9] {
 /// The rows as `serde_json::to_string_pretty` writes them, and a newline,
 /// through [`json_text`](crate::json_text): serde's pretty printer (and the
 /// flattened coordinates, serialized as a map) was a tenth of `list`.
-fn list_json(out: &mut Vec<u8>, rows: &[Row]) -> std::io::Result<()> {
+fn list_json(out: &mut Vec<u8>, rows: &[Row]) {
     use crate::json_text::{optional, string};
-    use std::io::Write as _;
     if rows.is_empty() {
-        return out.write_all(b"[]\n");
+        return out.extend_from_slice(b"[]\n");
     }
     for (i, r) in rows.iter().enumerate() {
-        out.write_all(if i == 0 { b"[\n  {\n    \"path\": " } else { b",\n  {\n    \"path\": " })?;
-        string(out, &r.path)?;
+        out.extend_from_slice(if i == 0 { b"[\n  {\n    \"path\": " } else { b",\n  {\n    \"path\": " });
+        string(out, &r.path);
         let c = &r.coords;
         for (key, value) in [
             (&b",\n    \"os\": "[..], &c.os),
@@ -212,26 +211,26 @@ fn list_json(out: &mut Vec<u8>, rows: &[Row]) -> std::io::Result<()> {
             (b",\n    \"dcos_version\": ", &c.dcos_version),
             (b",\n    \"docker_version\": ", &c.docker_version),
         ] {
-            out.write_all(key)?;
-            string(out, value)?;
+            out.extend_from_slice(key);
+            string(out, value);
         }
-        out.write_all(b",\n    \"variant\": ")?;
-        optional(out, c.variant.as_deref())?;
-        out.write_all(b",\n    \"images\": {")?;
+        out.extend_from_slice(b",\n    \"variant\": ");
+        optional(out, c.variant.as_deref());
+        out.extend_from_slice(b",\n    \"images\": {");
         for (k, (region, image)) in r.images.iter().enumerate() {
-            out.write_all(if k == 0 { b"\n      " } else { b",\n      " })?;
-            string(out, region)?;
-            out.write_all(b": ")?;
-            string(out, image)?;
+            out.extend_from_slice(if k == 0 { b"\n      " } else { b",\n      " });
+            string(out, region);
+            out.extend_from_slice(b": ");
+            string(out, image);
         }
-        out.write_all(if r.images.is_empty() { b"}" } else { b"\n    }" })?;
-        out.write_all(b",\n    \"last_build\": ")?;
-        optional(out, r.last_build.as_deref())?;
-        out.write_all(b",\n    \"publish_after\": ")?;
-        optional(out, r.publish_after.as_deref())?;
-        out.write_all(b"\n  }")?;
+        out.extend_from_slice(if r.images.is_empty() { b"}" } else { b"\n    }" });
+        out.extend_from_slice(b",\n    \"last_build\": ");
+        optional(out, r.last_build.as_deref());
+        out.extend_from_slice(b",\n    \"publish_after\": ");
+        optional(out, r.publish_after.as_deref());
+        out.extend_from_slice(b"\n  }");
     }
-    out.write_all(b"\n]\n")
+    out.extend_from_slice(b"\n]\n")
 }
 
 pub fn render_list(rows: &[Row], format: ListFormat) -> String {
@@ -239,7 +238,7 @@ pub fn render_list(rows: &[Row], format: ListFormat) -> String {
         ListFormat::Json => {
             // Sized once: a listing of the real tree is 120 KB.
             let mut out = Vec::with_capacity(128 + rows.iter().map(|r| 360 + r.path.len() + 48 * r.images.len()).sum::<usize>());
-            list_json(&mut out, rows).expect("writing to memory cannot fail");
+            list_json(&mut out, rows);
             String::from_utf8(out).expect("JSON of strings is UTF-8")
         }
         ListFormat::Markdown => {
