@@ -14,7 +14,7 @@ TREE defaults to ../shared/corpus/dcos-images (or $DCOS_IMAGES_CORPUS).
 A third tree, "+scripts", is TREE with every build directory's provisioner
 files and install_dcos_prerequisites.sh present (a few bytes each), as the
 public tree has them: the corpus keeps only the data files, so on it every
-directory has missing-file findings (944 of its 3,347) that a real tree
+directory has missing-file findings (871 of its 3,274) that a real tree
 does not. The ten-times tree is a temporary copy: copy i > 0 renames each OS directory
 `<os>` to `<os><i>` and rotates every hex digit of every image id by i, so
 each copy is valid on its own and no image id is shared between copies (the

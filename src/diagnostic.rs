@@ -142,7 +142,7 @@ impl FileProblem {
 
 /// `path` as an `Arc<str>`, the same one as the last few paths this thread
 /// asked for when it is one of them: a directory's findings name it and its
-/// few files again and again (the real tree's 3,347 findings name 216
+/// few files again and again (the real tree's 3,274 findings name 216
 /// directories and about 600 files), and a copy of both paths in each
 /// finding was 480 KB of `validate`'s heap, a fresh page for every
 /// eighteen findings. Compared by content, so a path freed and another

@@ -45,26 +45,38 @@ impl Builder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioner {
     pub kind: String,
-    pub script: Option<String>,
-    pub scripts: Vec<String>,
-    pub source: Option<String>,
-    pub sources: Vec<String>,
+    pub script: Option<FileRef>,
+    pub scripts: Vec<FileRef>,
+    pub source: Option<FileRef>,
+    pub sources: Vec<FileRef>,
     pub direction: Option<String>,
+}
+
+/// A path a provisioner names, as written in the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRef {
+    pub path: String,
+    /// Where the path's string starts in the template's text (after its
+    /// quote), when it was read from the text as written (no escapes):
+    /// a finding about the file names that line without searching the
+    /// text for the path (which was a twelfth of validating a tree whose
+    /// provisioner files are missing).
+    pub at: Option<usize>,
 }
 
 impl Provisioner {
     /// Local files this provisioner uploads or runs.
-    pub fn local_files(&self) -> Vec<&str> {
-        let mut files: Vec<&str> = Vec::new();
+    pub fn local_files(&self) -> Vec<&FileRef> {
+        let mut files: Vec<&FileRef> = Vec::new();
         match self.kind.as_str() {
             "shell" | "powershell" | "windows-shell" => {
-                files.extend(self.script.as_deref());
-                files.extend(self.scripts.iter().map(String::as_str));
+                files.extend(self.script.as_ref());
+                files.extend(&self.scripts);
             }
             // A download copies from the machine to here: nothing local is read.
             "file" if self.direction.as_deref() != Some("download") => {
-                files.extend(self.source.as_deref());
-                files.extend(self.sources.iter().map(String::as_str));
+                files.extend(self.source.as_ref());
+                files.extend(&self.sources);
             }
             _ => {}
         }
@@ -239,7 +251,7 @@ mod tests {
     fn reads_builders_provisioners_and_nested_post_processors() {
         let t = PackerTemplate::parse(TEMPLATE).value.unwrap();
         assert_eq!(t.builders[0].image_regions(), vec!["us-east-1", "us-west-2"]);
-        let files: Vec<&str> = t.provisioners.iter().flat_map(|p| p.local_files()).collect();
+        let files: Vec<&str> = t.provisioners.iter().flat_map(|p| p.local_files()).map(|f| f.path.as_str()).collect();
         assert_eq!(files, vec!["./a.sh", "install_dcos_prerequisites.sh", "b.sh", "c.sh"]);
         assert_eq!(t.post_processors, vec![PostProcessor { kind: "manifest".into(), output: Some("packer_build_history.json".into()) }]);
     }

@@ -6,7 +6,7 @@ pub mod output;
 use crate::config::RootConfig;
 use crate::diagnostic::{Code, Diagnostic, FileProblem, Severity};
 use crate::formats::dcos_images::DcosImages;
-use crate::formats::{image_id, line_of, line_of_json_key, line_of_yaml_key, lines_of_yaml_keys, publish_config::PublishStep};
+use crate::formats::{image_id, line_at, line_of, line_of_json_key, line_of_yaml_key, lines_of_yaml_keys, publish_config::PublishStep};
 use crate::tree::{self, version, BaseImagesFiles, BuildDir, Layout, LoadedBuildDir, Tree, TreeFile};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -228,6 +228,15 @@ fn check_files_present(d: &LoadedBuildDir, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Whether a reference names the install script: the same path once `.`
+/// is dropped (`Path`'s equality keeps a leading `./`, so a template that
+/// wrote `./install_dcos_prerequisites.sh` had its missing script reported
+/// twice). Only a text holding the script's name can be.
+fn is_install_script(reference: &str) -> bool {
+    reference.contains(tree::INSTALL_SCRIPT)
+        && Path::new(reference).components().filter(|c| *c != Component::CurDir).eq(Path::new(tree::INSTALL_SCRIPT).components())
+}
+
 /// Whether a relative reference stays inside its directory, looking only at
 /// the path (a symlink pointing out is the author's explicit choice).
 fn stays_inside(reference: &str) -> bool {
@@ -253,18 +262,22 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
     let text = d.packer.text.as_str();
 
     for p in &packer.provisioners {
-        for reference in p.local_files() {
-            let reference = if reference.contains("{{") {
-                reference.replace("{{template_dir}}", ".").replace("{{ template_dir }}", ".")
+        for named in p.local_files() {
+            let reference = if named.path.contains("{{") {
+                named.path.replace("{{template_dir}}", ".").replace("{{ template_dir }}", ".")
             } else {
-                reference.to_owned()
+                named.path.clone()
             };
             if image_id::is_templated(&reference) {
                 continue;
             }
-            // Looked up only for a finding: searching each reference's line
-            // in packer.json was a twelfth of validating the tree.
-            let line = || line_of(text, &format!("\"{}\"", reference.trim_start_matches("./"))).or_else(|| line_of(text, &reference));
+            // Looked up only for a finding: the line of the path's own
+            // string, which the view knows unless the path was written with
+            // escapes; then the first place the text names it.
+            let line = || match named.at {
+                Some(at) => Some(line_at(text, at)),
+                None => line_of(text, &format!("\"{}\"", reference.trim_start_matches("./"))).or_else(|| line_of(text, &reference)),
+            };
             if !stays_inside(&reference) {
                 out.push(diag(
                     Code::PathEscape,
@@ -274,7 +287,7 @@ fn check_packer(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Diagn
                     format!("provisioner file `{reference}` is outside the build directory"),
                     "copy the file into the build directory: a build directory must build the same image on its own",
                 ));
-            } else if !d.dir.exists(&reference) && Path::new(&reference) != Path::new(tree::INSTALL_SCRIPT) {
+            } else if !d.dir.exists(&reference) && !is_install_script(&reference) {
                 // (A missing install script has its own diagnostic with a better hint.)
                 out.push(diag(
                     Code::MissingFile,
@@ -358,6 +371,15 @@ fn check_published(bases: &BaseImagesFiles, d: &LoadedBuildDir, out: &mut Vec<Di
     if let Some(hist_file) = &d.history {
         if let Some(history) = hist_file.value() {
             for build in &history.builds {
+                // Nearly every build is well formed and names valid images:
+                // that is checked in place. A map of its images, built for
+                // each of the tree's builds, was a twentieth of validate.
+                let sound = build.artifact_id.split(',').all(
+                    |pair| matches!(pair.trim().split_once(':'), Some((region, image)) if !region.is_empty() && image_id::is_valid(image)),
+                );
+                if sound {
+                    continue;
+                }
                 match build.images() {
                     Err(why) => out.push(diag(
                         Code::InvalidValue,
@@ -645,6 +667,21 @@ mod tests {
         assert_eq!(v("https://downloads.dcos.io/dcos/testing/1.12/dcos_generate_config.sh"), None);
         assert_eq!(v("https://downloads.dcos.io/dcos/testing/pull/6326/dcos_generate_config.sh"), None);
         assert_eq!(v("https://example.com/installer.sh"), None);
+    }
+
+    #[test]
+    fn the_install_script_is_named_as_a_path() {
+        for same in [
+            "install_dcos_prerequisites.sh",
+            "./install_dcos_prerequisites.sh",
+            "install_dcos_prerequisites.sh/",
+            ".//./install_dcos_prerequisites.sh",
+        ] {
+            assert!(is_install_script(same), "{same}");
+        }
+        for other in ["a.sh", "x/install_dcos_prerequisites.sh", "install_dcos_prerequisites.sh.bak", "../install_dcos_prerequisites.sh"] {
+            assert!(!is_install_script(other), "{other}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! text this accepts is one whose document reads too. Only a text with a
 //! repeated key goes to the scan, for the lines.
 
-use super::{Builder, PostProcessor, Provisioner, View};
+use super::{Builder, FileRef, PostProcessor, Provisioner, View};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -21,7 +21,7 @@ use std::fmt;
 /// was repeated in one object, or an object had too many keys to compare
 /// them in place.
 pub(super) fn from_text(text: &str) -> Result<(View, bool), serde_json::Error> {
-    let mut pass = Pass { keys: Vec::new(), rescan: false };
+    let mut pass = Pass { text, keys: Vec::new(), rescan: false };
     let mut de = serde_json::Deserializer::from_str(text);
     let view = Object::<View>::seed(&mut pass).deserialize(&mut de)?;
     de.end()?;
@@ -30,11 +30,14 @@ pub(super) fn from_text(text: &str) -> Result<(View, bool), serde_json::Error> {
 
 /// The views of a document already read (its keys are unique).
 pub(super) fn from_value(doc: &serde_json::Value) -> Result<View, serde_json::Error> {
-    Object::<View>::seed(&mut Pass { keys: Vec::new(), rescan: false }).deserialize(doc)
+    Object::<View>::seed(&mut Pass { text: "", keys: Vec::new(), rescan: false }).deserialize(doc)
 }
 
 /// What the pass carries from object to object.
 struct Pass<'de> {
+    /// The text read (empty when reading a document), for where a
+    /// [`FileRef`] is.
+    text: &'de str,
     /// The keys of the open objects, innermost last.
     keys: Vec<Cow<'de, str>>,
     rescan: bool,
@@ -258,13 +261,14 @@ impl<'de> ReadObject<'de> for Provisioner {
         let mut kind = None;
         let mut p =
             Provisioner { kind: String::new(), script: None, scripts: Vec::new(), source: None, sources: Vec::new(), direction: None };
-        pass.entries(map, |key, map, _| {
+        pass.entries(map, |key, map, pass| {
+            let text = pass.text;
             match key {
                 "type" => kind = Some(map.next_value()?),
-                "script" => p.script = map.next_value()?,
-                "scripts" => p.scripts = map.next_value()?,
-                "source" => p.source = map.next_value()?,
-                "sources" => p.sources = map.next_value()?,
+                "script" => p.script = map.next_value_seed(OptionalRef(text))?,
+                "scripts" => p.scripts = map.next_value_seed(Refs(text))?,
+                "source" => p.source = map.next_value_seed(OptionalRef(text))?,
+                "sources" => p.sources = map.next_value_seed(Refs(text))?,
                 "direction" => p.direction = map.next_value()?,
                 _ => return Ok(false),
             }
@@ -289,6 +293,84 @@ impl<'de> ReadObject<'de> for PostProcessor {
             Ok(true)
         })?;
         Ok(PostProcessor { kind: required(kind, "type")?, output })
+    }
+}
+
+/// A [`FileRef`] read from `.0`'s text: where it is when serde hands over
+/// a string borrowed from that text, none when it was unescaped into a
+/// copy (or read from a document). Read as a derived `String` reads, with
+/// its errors.
+struct Ref<'de>(&'de str);
+
+impl<'de> DeserializeSeed<'de> for Ref<'de> {
+    type Value = FileRef;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FileRef, D::Error> {
+        d.deserialize_string(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Ref<'de> {
+    type Value = FileRef;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<FileRef, E> {
+        let (text, at) = (self.0.as_ptr() as usize, v.as_ptr() as usize);
+        let inside = at >= text && at + v.len() <= text + self.0.len();
+        Ok(FileRef { path: v.to_owned(), at: inside.then(|| at - text) })
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<FileRef, E> {
+        Ok(FileRef { path: v.to_owned(), at: None })
+    }
+}
+
+/// An optional [`Ref`], as a derived `Option<String>` reads it.
+struct OptionalRef<'de>(&'de str);
+
+impl<'de> DeserializeSeed<'de> for OptionalRef<'de> {
+    type Value = Option<FileRef>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<FileRef>, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OptionalRef<'de> {
+    type Value = Option<FileRef>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("option")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Option<FileRef>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<FileRef>, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<FileRef>, D::Error> {
+        Ref(self.0).deserialize(d).map(Some)
+    }
+}
+
+/// A list of [`Ref`]s, as a derived `Vec<String>` reads it.
+struct Refs<'de>(&'de str);
+
+impl<'de> DeserializeSeed<'de> for Refs<'de> {
+    type Value = Vec<FileRef>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<FileRef>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Refs<'de> {
+    type Value = Vec<FileRef>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a sequence")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<FileRef>, A::Error> {
+        let mut refs = Vec::new();
+        while let Some(r) = seq.next_element_seed(Ref(self.0))? {
+            refs.push(r);
+        }
+        Ok(refs)
     }
 }
 
@@ -435,12 +517,43 @@ mod tests {
     }
 
     #[test]
+    fn provisioner_files_know_where_the_text_names_them() {
+        // The same path named earlier in the text (a description), once
+        // with an escape, and null where a path may be.
+        let text = r#"{"description": "runs a.sh",
+  "provisioners": [
+    {"type": "shell", "script": "a.sh"},
+    {"type": "shell", "scripts": ["b.sh",
+       "c\u002esh"]},
+    {"type": "file", "source": null, "sources": ["d/e.txt"]}]}"#;
+        let (view, _) = from_text(text).unwrap();
+        let files: Vec<&FileRef> = view.provisioners.iter().flat_map(|p| p.local_files()).collect();
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["a.sh", "b.sh", "c.sh", "d/e.txt"]);
+        let at: Vec<Option<&str>> = files.iter().map(|f| f.at.map(|at| &text[at..at + f.path.len()])).collect();
+        assert_eq!(at, [Some("a.sh"), Some("b.sh"), None, Some("d/e.txt")]);
+        let lines: Vec<Option<usize>> = files.iter().map(|f| f.at.map(|at| crate::formats::line_at(text, at))).collect();
+        assert_eq!(lines, [Some(3), Some(4), None, Some(6)]);
+        assert_eq!(view.provisioners[2].source, None);
+        // From a document, the same files and no places.
+        let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        let view = from_value(&doc).unwrap();
+        let from_doc: Vec<(&str, Option<usize>)> =
+            view.provisioners.iter().flat_map(|p| p.local_files()).map(|f| (f.path.as_str(), f.at)).collect();
+        assert_eq!(from_doc, [("a.sh", None), ("b.sh", None), ("c.sh", None), ("d/e.txt", None)]);
+    }
+
+    #[test]
     fn type_errors_are_the_derived_readers() {
         let cases = [
             (r#"{"builders": {}}"#, "invalid type: map, expected a sequence"),
             (r#"{"builders": [7]}"#, "invalid type: integer `7`, expected struct Builder"),
             (r#"{"builders": [{"region": "r"}]}"#, "missing field `type`"),
             (r#"{"provisioners": [{"type": "shell", "scripts": "a.sh"}]}"#, "invalid type: string \"a.sh\", expected a sequence"),
+            (r#"{"provisioners": [{"type": "shell", "scripts": null}]}"#, "invalid type: null, expected a sequence"),
+            (r#"{"provisioners": [{"type": "shell", "scripts": ["a.sh", 7]}]}"#, "invalid type: integer `7`, expected a string"),
+            (r#"{"provisioners": [{"type": "shell", "script": 7}]}"#, "invalid type: integer `7`, expected a string"),
+            (r#"{"provisioners": [{"type": "file", "source": ["a"]}]}"#, "invalid type: sequence, expected a string"),
             (r#"{"post-processors": [{"output": "o"}]}"#, "missing field `type`"),
         ];
         for (text, want) in cases {
