@@ -56,7 +56,7 @@ impl<'de> Pass<'de> {
         mut known: impl FnMut(&str, &mut A, &mut Self) -> Result<bool, A::Error>,
     ) -> Result<(), A::Error> {
         let first = self.keys.len();
-        while let Some(Key(key)) = map.next_key()? {
+        while let Some(Text(key)) = map.next_key()? {
             if !known(&key, &mut map, self)? {
                 map.next_value_seed(Any(self))?;
             }
@@ -72,25 +72,43 @@ impl<'de> Pass<'de> {
     }
 }
 
-/// An object's key, borrowed from the text unless it holds an escape.
-struct Key<'de>(Cow<'de, str>);
+/// A string as written: borrowed from the text unless it holds an escape.
+/// Read for keys and for provisioner paths (as a derived `String` reads,
+/// with its errors).
+struct Text<'de>(Cow<'de, str>);
 
-impl<'de> de::Deserialize<'de> for Key<'de> {
+impl<'de> de::Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a key")
+                f.write_str("a string")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
             }
         }
-        d.deserialize_str(KeyVisitor)
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+impl Text<'_> {
+    /// A provisioner's path, and where it is in `text` when it was
+    /// borrowed from it (not when unescaped into a copy, nor when read
+    /// from a document).
+    fn file_ref(self, text: &str) -> FileRef {
+        let at = match &self.0 {
+            Cow::Borrowed(v) => {
+                let (start, at) = (text.as_ptr() as usize, v.as_ptr() as usize);
+                (at >= start && at + v.len() <= start + text.len()).then(|| at - start)
+            }
+            Cow::Owned(_) => None,
+        };
+        FileRef { path: self.0.into_owned(), at }
     }
 }
 
@@ -265,10 +283,10 @@ impl<'de> ReadObject<'de> for Provisioner {
             let text = pass.text;
             match key {
                 "type" => kind = Some(map.next_value()?),
-                "script" => p.script = map.next_value_seed(OptionalRef(text))?,
-                "scripts" => p.scripts = map.next_value_seed(Refs(text))?,
-                "source" => p.source = map.next_value_seed(OptionalRef(text))?,
-                "sources" => p.sources = map.next_value_seed(Refs(text))?,
+                "script" => p.script = map.next_value::<Option<Text>>()?.map(|t| t.file_ref(text)),
+                "scripts" => p.scripts = map.next_value::<Vec<Text>>()?.into_iter().map(|t| t.file_ref(text)).collect(),
+                "source" => p.source = map.next_value::<Option<Text>>()?.map(|t| t.file_ref(text)),
+                "sources" => p.sources = map.next_value::<Vec<Text>>()?.into_iter().map(|t| t.file_ref(text)).collect(),
                 "direction" => p.direction = map.next_value()?,
                 _ => return Ok(false),
             }
@@ -293,84 +311,6 @@ impl<'de> ReadObject<'de> for PostProcessor {
             Ok(true)
         })?;
         Ok(PostProcessor { kind: required(kind, "type")?, output })
-    }
-}
-
-/// A [`FileRef`] read from `.0`'s text: where it is when serde hands over
-/// a string borrowed from that text, none when it was unescaped into a
-/// copy (or read from a document). Read as a derived `String` reads, with
-/// its errors.
-struct Ref<'de>(&'de str);
-
-impl<'de> DeserializeSeed<'de> for Ref<'de> {
-    type Value = FileRef;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FileRef, D::Error> {
-        d.deserialize_string(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Ref<'de> {
-    type Value = FileRef;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<FileRef, E> {
-        let (text, at) = (self.0.as_ptr() as usize, v.as_ptr() as usize);
-        let inside = at >= text && at + v.len() <= text + self.0.len();
-        Ok(FileRef { path: v.to_owned(), at: inside.then(|| at - text) })
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<FileRef, E> {
-        Ok(FileRef { path: v.to_owned(), at: None })
-    }
-}
-
-/// An optional [`Ref`], as a derived `Option<String>` reads it.
-struct OptionalRef<'de>(&'de str);
-
-impl<'de> DeserializeSeed<'de> for OptionalRef<'de> {
-    type Value = Option<FileRef>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<FileRef>, D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for OptionalRef<'de> {
-    type Value = Option<FileRef>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("option")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Option<FileRef>, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Option<FileRef>, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<FileRef>, D::Error> {
-        Ref(self.0).deserialize(d).map(Some)
-    }
-}
-
-/// A list of [`Ref`]s, as a derived `Vec<String>` reads it.
-struct Refs<'de>(&'de str);
-
-impl<'de> DeserializeSeed<'de> for Refs<'de> {
-    type Value = Vec<FileRef>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<FileRef>, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Refs<'de> {
-    type Value = Vec<FileRef>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a sequence")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<FileRef>, A::Error> {
-        let mut refs = Vec::new();
-        while let Some(r) = seq.next_element_seed(Ref(self.0))? {
-            refs.push(r);
-        }
-        Ok(refs)
     }
 }
 
