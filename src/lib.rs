@@ -3,6 +3,7 @@
 //! Data flows one way: the tree ([`tree`]) is read into typed files
 //! ([`formats`]), checked ([`validate`]) and browsed ([`browse`]).
 
+pub mod allocator;
 pub mod base_images_refresh;
 pub mod browse;
 pub mod changed;

@@ -1,6 +1,6 @@
-// mimalloc: see Cargo.toml; measured in README.md's speed section.
+// mimalloc: see src/allocator.rs and Cargo.toml.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: dcos_images::allocator::MiMalloc = dcos_images::allocator::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     dcos_images::cli::main()
