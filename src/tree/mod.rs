@@ -342,18 +342,27 @@ impl Layout {
         });
         let mut all = Placed::of(root, found);
         let above: Vec<U> = all.dirs.iter().map(|d| each(d, &all.base_images)).collect();
-        // Sized once: grown by doubling, its copies were fresh pages.
-        let mut dirs: Vec<(BuildDir, U)> = Vec::with_capacity(above.len() + subtrees.iter().map(|(p, _)| p.dirs.len()).sum::<usize>());
-        dirs.extend(std::mem::take(&mut all.dirs).into_iter().zip(above));
-        for (placed, values) in subtrees {
-            dirs.extend(placed.dirs.into_iter().zip(values));
+        // Sized once: grown by doubling, their copies were fresh pages.
+        let count = above.len() + subtrees.iter().map(|(p, _)| p.dirs.len()).sum::<usize>();
+        let (mut dirs, mut values) = (Vec::with_capacity(count), Vec::with_capacity(count));
+        dirs.append(&mut all.dirs);
+        values.extend(above);
+        for (mut placed, placed_values) in subtrees {
+            dirs.append(&mut placed.dirs);
+            values.extend(placed_values);
             all.base_images.extend(placed.base_images);
             all.misplaced.extend(placed.misplaced);
         }
-        // A total order (paths are unique), so the unstable sort gives the
-        // same; on the sorted runs above, a check of each neighbour.
-        dirs.sort_unstable_by(|(a, _), (b, _)| by_versions(a, b));
-        let (dirs, values) = dirs.into_iter().unzip();
+        // Nearly always in order already (each OS version sorted on its
+        // own core, the OS versions sorted above): then nothing moves.
+        // Otherwise (build directories above the OS versions, or two OS
+        // versions that compare equal), sorted with their values.
+        if !dirs.is_sorted_by(|a, b| by_versions(a, b).is_le()) {
+            let mut pairs: Vec<(BuildDir, U)> = dirs.into_iter().zip(values).collect();
+            // A total order (paths are unique): the unstable sort gives the same.
+            pairs.sort_unstable_by(|(a, _), (b, _)| by_versions(a, b));
+            (dirs, values) = pairs.into_iter().unzip();
+        }
         Ok((Layout { root: root.to_owned(), dirs, base_images: all.base_images, misplaced: all.misplaced }, values))
     }
 
@@ -614,6 +623,42 @@ pub fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_directories_come_in_order_with_their_values() {
+        // `7` and `7.0` are one version to `compare`, so their directories
+        // interleave: the OS versions' sorted runs do not simply follow
+        // each other, and the whole list is sorted with its values.
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = [
+            "centos/7/aws/DCOS-2.1.1/docker-19.03.12",
+            "centos/7.0/aws/DCOS-2.0.0/docker-19.03.12",
+            "centos/7/aws/DCOS-1.13.0/docker-18.09.2-ce",
+            "centos/7.10/aws/DCOS-2.1.1/docker-19.03.12",
+            "centos/7.9/aws/DCOS-2.1.1/docker-19.03.12/selinux",
+            "centos/7.9/aws/DCOS-2.1.1/docker-19.03.12",
+            "coreos/1235.12.0/aws/DCOS-1.10.0/docker-1.12.6",
+        ];
+        for d in dirs {
+            std::fs::create_dir_all(tmp.path().join(d)).unwrap();
+            std::fs::write(tmp.path().join(d).join(PACKER), "{}").unwrap();
+        }
+        let (layout, values) = Layout::discover_with(tmp.path(), &[], &|_, _| true, &|d, _| d.rel.clone()).unwrap();
+        let found: Vec<&str> = layout.dirs.iter().map(|d| d.rel.as_str()).collect();
+        assert_eq!(
+            found,
+            [
+                "centos/7/aws/DCOS-1.13.0/docker-18.09.2-ce",
+                "centos/7.0/aws/DCOS-2.0.0/docker-19.03.12",
+                "centos/7/aws/DCOS-2.1.1/docker-19.03.12",
+                "centos/7.9/aws/DCOS-2.1.1/docker-19.03.12",
+                "centos/7.9/aws/DCOS-2.1.1/docker-19.03.12/selinux",
+                "centos/7.10/aws/DCOS-2.1.1/docker-19.03.12",
+                "coreos/1235.12.0/aws/DCOS-1.10.0/docker-1.12.6",
+            ]
+        );
+        assert_eq!(values, found, "each value beside its directory");
+    }
 
     #[test]
     fn coordinates_from_paths() {
