@@ -108,7 +108,12 @@ impl Row {
     /// not opened. A file that does not parse shows as absent: `validate`
     /// is where it is reported.
     pub fn read(dir: &BuildDir) -> Row {
-        let files = dir.files();
+        Row::read_in(dir, None)
+    }
+
+    /// As [`Row::read`], reading through `open` (see [`BuildDir::files_in`]).
+    pub fn read_in(dir: &BuildDir, open: Option<tree::fs::Dir>) -> Row {
+        let files = dir.files_in(open);
         let images = files.read(tree::DCOS_IMAGES, DcosImages::parse).and_then(|f| f.parsed.value).map(|i| i.0).unwrap_or_default();
         let last_build = files
             .read(tree::HISTORY, BuildHistory::parse_value)
@@ -149,8 +154,8 @@ pub fn rows(layout: &Layout, filter: &Filter) -> Vec<Row> {
 /// directory read by the thread that walked it, in the same pass (see
 /// [`Layout::discover_with`]), with the layout walked.
 pub fn walked_rows(root: &Path, exclude: &[String], filter: &Filter) -> Result<(Layout, Vec<Row>), TreeError> {
-    let (layout, rows) = Layout::discover_with(root, exclude, &|depth, name| filter.admits(depth, name), &|dir, _| {
-        filter.matches(&dir.coords).then(|| Row::read(dir))
+    let (layout, rows) = Layout::discover_with(root, exclude, &|depth, name| filter.admits(depth, name), &|dir, open, _| {
+        filter.matches(&dir.coords).then(|| Row::read_in(dir, open))
     })?;
     Ok((layout, only_region(rows.into_iter().flatten().collect(), filter)))
 }

@@ -45,7 +45,7 @@ pub fn validate(tree: &Tree, rules: Rules) -> Vec<Diagnostic> {
 pub fn validate_layout(layout: &Layout, rules: Rules, checked: &(dyn Fn(&BuildDir) -> bool + Sync)) -> Vec<Diagnostic> {
     let per_dir = tree::parallel_map(layout.dirs.iter().collect(), |dir: &BuildDir| {
         if checked(dir) {
-            read_and_check(&layout.base_images, dir, rules)
+            read_and_check(&layout.base_images, dir, None, rules)
         } else {
             (Vec::new(), tree::read_dcos_images(dir).and_then(|f| Published::from_file(dir, &f)))
         }
@@ -58,7 +58,8 @@ pub fn validate_layout(layout: &Layout, rules: Rules, checked: &(dyn Fn(&BuildDi
 /// walked them, as soon as it has (see [`Layout::discover_with`]). The same
 /// findings as [`validate_layout`] of the whole tree, with the layout.
 pub fn validate_tree(root: &Path, exclude: &[String], rules: Rules) -> Result<(Layout, Vec<Diagnostic>), tree::TreeError> {
-    let (layout, per_dir) = Layout::discover_with(root, exclude, &|_, _| true, &|dir, bases| read_and_check(bases, dir, rules))?;
+    let (layout, per_dir) =
+        Layout::discover_with(root, exclude, &|_, _| true, &|dir, open, bases| read_and_check(bases, dir, open, rules))?;
     let diags = finish(&layout.base_images, &layout.misplaced, per_dir);
     Ok((layout, diags))
 }
@@ -66,8 +67,13 @@ pub fn validate_tree(root: &Path, exclude: &[String], rules: Rules) -> Result<(L
 /// One build directory read, checked and dropped: its findings, sorted here
 /// on all cores (the final sort then meets sorted runs), and what it
 /// publishes, for the cross-directory checks.
-fn read_and_check(bases: &BaseImagesFiles, dir: &BuildDir, rules: Rules) -> (Vec<Diagnostic>, Option<Published>) {
-    let d = tree::load_build_dir(dir.clone());
+fn read_and_check(
+    bases: &BaseImagesFiles,
+    dir: &BuildDir,
+    open: Option<tree::fs::Dir>,
+    rules: Rules,
+) -> (Vec<Diagnostic>, Option<Published>) {
+    let d = tree::load_build_dir_in(dir.clone(), open);
     let mut diags = check_build_dir(bases, &d, rules);
     diags.sort_by(by_order);
     (diags, Published::of(&d))
