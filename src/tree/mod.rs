@@ -331,10 +331,11 @@ impl Layout {
         // `validate`'s time, all on one core before any file was read.
         let mut found = Found::default();
         let mut os_versions = Vec::new();
-        Walk { root, max_depth: Some(2), admits: &admits }.dir(root_dir, "", 0, &mut found, &mut os_versions)?;
+        let keep_open = keep_open(open_file_limit(), threads());
+        Walk { root, max_depth: Some(2), admits: &admits, keep_open }.dir(root_dir, "", 0, &mut found, &mut os_versions)?;
         let subtrees = parallel_map(os_versions, |(rel, dir)| {
             let mut found = Found::default();
-            Walk { root, max_depth: None, admits: &admits }.dir(dir, &rel, 2, &mut found, &mut Vec::new())?;
+            Walk { root, max_depth: None, admits: &admits, keep_open }.dir(dir, &rel, 2, &mut found, &mut Vec::new())?;
             let (mut placed, open) = Placed::of(root, found);
             // Sorted here, on all cores: the sort of the whole tree below
             // then meets one sorted run and only checks it (comparing
@@ -418,8 +419,8 @@ pub fn read_dcos_images(dir: &BuildDir) -> Option<TreeFile<DcosImages>> {
 /// packer.json, each with its listing, and the base_images.json files.
 #[derive(Default)]
 struct Found {
-    /// With the descriptors of the first [`KEPT_OPEN`], kept open for
-    /// reading their files.
+    /// With the descriptors of the first [`Walk::keep_open`], kept open
+    /// for reading their files.
     packer_dirs: Vec<(String, Listing, Option<fs::Dir>)>,
     /// Read where they are found, keyed by the directory holding them.
     base_images: Vec<(String, TreeFile<BaseImages>)>,
@@ -434,9 +435,27 @@ struct Placed {
 }
 
 /// How many build directories a walk of one OS version keeps open until
-/// their files are read: far below the limit on open files (1,024 by
-/// default) with a walk on each core; the rest are opened again.
-const KEPT_OPEN: usize = 128;
+/// their files are read (the rest are opened again): at most 128, and
+/// the walks that run at once keep at most a quarter of the process's
+/// limit on open files between them (`ulimit -n`: 1,024 by default on
+/// Linux, 256 on macOS, where eight walks keep 8 each).
+fn keep_open(limit: Option<u64>, walks: usize) -> usize {
+    let share = limit.map_or(u64::MAX, |limit| limit / 4 / walks.max(1) as u64);
+    share.min(128) as usize
+}
+
+/// The soft limit on open files; none when unlimited or unknown.
+fn open_file_limit() -> Option<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct it is given.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    (known && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// The threads [`parallel_map`] works on.
+fn threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8)
+}
 
 impl Placed {
     /// The build directories found, and beside them (`open[i]` of
@@ -465,6 +484,8 @@ struct Walk<'a> {
     root: &'a Path,
     max_depth: Option<usize>,
     admits: &'a (dyn Fn(usize, &str, &str) -> bool + Sync),
+    /// How many build directories it keeps open (see [`keep_open`]).
+    keep_open: usize,
 }
 
 impl Walk<'_> {
@@ -510,7 +531,7 @@ impl Walk<'_> {
             }
         }
         if listing.files.iter().any(|f| f == PACKER) {
-            let keep = found.packer_dirs.len() < KEPT_OPEN;
+            let keep = found.packer_dirs.len() < self.keep_open;
             found.packer_dirs.push((rel.to_owned(), listing, keep.then_some(dir)));
         }
         Ok(())
@@ -625,7 +646,7 @@ pub fn load_build_dir_in(dir: BuildDir, open: Option<fs::Dir>) -> LoadedBuildDir
 pub fn parallel_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let threads = threads();
     // A thread costs more than a few small files.
     if threads <= 1 || items.len() < 16 {
         return items.into_iter().map(f).collect();
@@ -701,7 +722,8 @@ mod tests {
         // each is read, the first ones through the walk's descriptor, the
         // rest opened again.
         let tmp = tempfile::tempdir().unwrap();
-        let count = KEPT_OPEN + 5;
+        let kept = keep_open(open_file_limit(), threads());
+        let count = kept + 5;
         for i in 0..count {
             let dir = tmp.path().join(format!("centos/7.9/aws/DCOS-2.1.1/docker-19.03.{i}"));
             std::fs::create_dir_all(&dir).unwrap();
@@ -714,11 +736,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!(layout.dirs.len(), count);
-        assert_eq!(values.iter().filter(|(kept, _)| *kept).count(), KEPT_OPEN);
+        assert_eq!(values.iter().filter(|(open, _)| *open).count(), kept);
         for (d, (_, text)) in layout.dirs.iter().zip(&values) {
             let i = d.rel.rsplit('.').next().unwrap();
             assert_eq!(text.as_deref(), Some(format!("{{\"n\": {i}}}").as_str()), "{}", d.rel);
         }
+    }
+
+    #[test]
+    fn walks_keep_a_share_of_the_open_file_limit() {
+        assert_eq!(keep_open(None, 8), 128);
+        assert_eq!(keep_open(Some(1024), 2), 128);
+        assert_eq!(keep_open(Some(1024), 8), 32);
+        assert_eq!(keep_open(Some(256), 8), 8);
+        assert_eq!(keep_open(Some(16), 8), 0);
+        assert_eq!(keep_open(Some(1024), 0), 128);
     }
 
     #[test]
