@@ -331,11 +331,18 @@ impl Layout {
         // `validate`'s time, all on one core before any file was read.
         let mut found = Found::default();
         let mut os_versions = Vec::new();
-        let keep_open = keep_open(open_file_limit(), threads());
-        Walk { root, max_depth: Some(2), admits: &admits, keep_open }.dir(root_dir, "", 0, &mut found, &mut os_versions)?;
+        let limit = open_file_limit();
+        // The build directories of the walks running at once, and the OS
+        // versions waiting for theirs, each a share of the limit.
+        let (keep_open, keep_deeper) = (keep_open(limit, threads()), keep_open(limit, 1));
+        Walk { root, max_depth: Some(2), admits: &admits, keep_open, keep_deeper }.dir(root_dir, "", 0, &mut found, &mut os_versions)?;
         let subtrees = parallel_map(os_versions, |(rel, dir)| {
+            let dir = match dir {
+                Some(dir) => dir,
+                None => fs::Dir::open(&root.join(&rel)).map_err(|source| TreeError::Walk { path: root.join(&rel), source })?,
+            };
             let mut found = Found::default();
-            Walk { root, max_depth: None, admits: &admits, keep_open }.dir(dir, &rel, 2, &mut found, &mut Vec::new())?;
+            Walk { root, max_depth: None, admits: &admits, keep_open, keep_deeper }.dir(dir, &rel, 2, &mut found, &mut Vec::new())?;
             let (mut placed, open) = Placed::of(root, found);
             // Sorted here, on all cores: the sort of the whole tree below
             // then meets one sorted run and only checks it (comparing
@@ -478,19 +485,29 @@ impl Placed {
 
 /// A walk of the tree below `root`, into the subdirectories `admits`
 /// (given their depth, relative path and name), in the filesystem's order.
-/// With `max_depth`, the directories at that depth are handed back, open,
-/// instead of being entered.
+/// With `max_depth`, the directories at that depth are handed back (the
+/// first `keep_deeper` of them open) instead of being entered.
 struct Walk<'a> {
     root: &'a Path,
     max_depth: Option<usize>,
     admits: &'a (dyn Fn(usize, &str, &str) -> bool + Sync),
     /// How many build directories it keeps open (see [`keep_open`]).
     keep_open: usize,
+    /// How many of the directories at `max_depth` it hands over open; the
+    /// others are handed over by their paths alone.
+    keep_deeper: usize,
 }
 
 impl Walk<'_> {
     /// Lists `dir` (`rel` below the root, `depth` levels deep) and walks on.
-    fn dir(&self, dir: fs::Dir, rel: &str, depth: usize, found: &mut Found, deeper: &mut Vec<(String, fs::Dir)>) -> Result<(), TreeError> {
+    fn dir(
+        &self,
+        dir: fs::Dir,
+        rel: &str,
+        depth: usize,
+        found: &mut Found,
+        deeper: &mut Vec<(String, Option<fs::Dir>)>,
+    ) -> Result<(), TreeError> {
         let walk_error = |rel: &str, source: io::Error| TreeError::Walk { path: self.root.join(rel), source };
         let mut listing = Listing::default();
         let mut subdirs: Vec<std::ffi::CString> = Vec::new();
@@ -525,7 +542,8 @@ impl Walk<'_> {
             }
             let child = dir.open_dir(name).map_err(|e| walk_error(&child_rel, e))?;
             if Some(depth + 1) == self.max_depth {
-                deeper.push((child_rel, child));
+                let keep = deeper.len() < self.keep_deeper;
+                deeper.push((child_rel, keep.then_some(child)));
             } else {
                 self.dir(child, &child_rel, depth + 1, found, deeper)?;
             }
