@@ -103,7 +103,18 @@ fn commands_that_drive_tools_run_in_dcos_images_cloud() {
 
     let alone = tempfile::tempdir().unwrap();
     std::fs::copy(&front, alone.path().join("dcos-images")).unwrap();
-    let run = |args: &[&str]| Command::new(alone.path().join("dcos-images")).args(args).current_dir(alone.path()).output().unwrap();
+    let run = |args: &[&str]| {
+        // The copy was just written: a process another test forks at that
+        // moment holds its descriptor until it execs, and running the copy
+        // then fails with "Text file busy" (ETXTBSY). It passes in a moment.
+        for _ in 0..100 {
+            match Command::new(alone.path().join("dcos-images")).args(args).current_dir(alone.path()).output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => std::thread::sleep(std::time::Duration::from_millis(20)),
+                out => return out.unwrap(),
+            }
+        }
+        panic!("{} stayed busy for 2 s", alone.path().join("dcos-images").display())
+    };
     let out = run(&["runs", "--run-dir", runs.path().to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
