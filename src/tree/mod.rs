@@ -93,7 +93,7 @@ impl BuildDir {
 
     /// Its files, read through one descriptor of the directory.
     pub fn files(&self) -> DirFiles<'_> {
-        DirFiles { dir: self, fd: std::cell::OnceCell::new() }
+        self.files_in(None)
     }
 
     /// Its files, read through `open`, the descriptor the walk listed it
@@ -334,7 +334,7 @@ impl Layout {
         let limit = open_file_limit();
         // The build directories of the walks running at once, and the OS
         // versions waiting for theirs, each a share of the limit.
-        let (keep_open, keep_deeper) = (keep_open(limit, threads()), keep_open(limit, 1));
+        let (keep_open, keep_deeper) = (open_share(limit, threads()), open_share(limit, 1));
         Walk { root, max_depth: Some(2), admits: &admits, keep_open, keep_deeper }.dir(root_dir, "", 0, &mut found, &mut os_versions)?;
         let subtrees = parallel_map(os_versions, |(rel, dir)| {
             let dir = match dir {
@@ -343,17 +343,8 @@ impl Layout {
             };
             let mut found = Found::default();
             Walk { root, max_depth: None, admits: &admits, keep_open, keep_deeper }.dir(dir, &rel, 2, &mut found, &mut Vec::new())?;
-            let (mut placed, open) = Placed::of(root, found);
-            // Sorted here, on all cores: the sort of the whole tree below
-            // then meets one sorted run and only checks it (comparing
-            // versions, it was a tenth of the work left on one core).
-            let mut pairs: Vec<(BuildDir, Option<fs::Dir>)> = std::mem::take(&mut placed.dirs).into_iter().zip(open).collect();
-            pairs.sort_unstable_by(|(a, _), (b, _)| by_versions(a, b));
-            let mut values = Vec::with_capacity(pairs.len());
-            for (dir, open) in pairs {
-                values.push(each(&dir, open, &placed.base_images));
-                placed.dirs.push(dir);
-            }
+            let (placed, open) = Placed::of(root, found);
+            let values = placed.each(open, each);
             Ok::<_, TreeError>((placed, values))
         });
         let mut subtrees = subtrees.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -364,7 +355,7 @@ impl Layout {
             (a, b) => a.is_some().cmp(&b.is_some()),
         });
         let (mut all, open) = Placed::of(root, found);
-        let above: Vec<U> = all.dirs.iter().zip(open).map(|(d, open)| each(d, open, &all.base_images)).collect();
+        let above = all.each(open, each);
         // Sized once: grown by doubling, their copies were fresh pages.
         let count = above.len() + subtrees.iter().map(|(p, _)| p.dirs.len()).sum::<usize>();
         let (mut dirs, mut values) = (Vec::with_capacity(count), Vec::with_capacity(count));
@@ -433,7 +424,7 @@ struct Found {
     base_images: Vec<(String, TreeFile<BaseImages>)>,
 }
 
-/// What a walk found, as build directories (in the walk's order), the
+/// What a walk found, as build directories (in the layout's order), the
 /// base_images.json files, and the packer.json files outside the layout.
 struct Placed {
     dirs: Vec<BuildDir>,
@@ -446,7 +437,7 @@ struct Placed {
 /// the walks that run at once keep at most a quarter of the process's
 /// limit on open files between them (`ulimit -n`: 1,024 by default on
 /// Linux, 256 on macOS, where eight walks keep 8 each).
-fn keep_open(limit: Option<u64>, walks: usize) -> usize {
+fn open_share(limit: Option<u64>, walks: usize) -> usize {
     let share = limit.map_or(u64::MAX, |limit| limit / 4 / walks.max(1) as u64);
     share.min(128) as usize
 }
@@ -465,21 +456,29 @@ fn threads() -> usize {
 }
 
 impl Placed {
-    /// The build directories found, and beside them (`open[i]` of
-    /// `dirs[i]`) the descriptors the walk kept.
+    /// The build directories found, sorted, and beside them (`open[i]` of
+    /// `dirs[i]`) the descriptors the walk kept. Sorted here, on the walk's
+    /// core: the sort of the whole tree then meets sorted runs and only
+    /// checks them (comparing versions, it was a tenth of the work left on
+    /// one core).
     fn of(root: &Path, found: Found) -> (Placed, Vec<Option<fs::Dir>>) {
-        let mut placed = Placed { dirs: Vec::new(), base_images: found.base_images.into_iter().collect(), misplaced: Vec::new() };
-        let mut open = Vec::new();
+        let mut misplaced = Vec::new();
+        let mut dirs = Vec::new();
         for (rel, listing, fd) in found.packer_dirs {
             match Coordinates::from_rel(&rel) {
-                Ok(coords) => {
-                    placed.dirs.push(BuildDir { abs: root.join(&rel), rel, coords, listing });
-                    open.push(fd);
-                }
-                Err(why) => placed.misplaced.push((join_rel(&rel, PACKER), why)),
+                Ok(coords) => dirs.push((BuildDir { abs: root.join(&rel), rel, coords, listing }, fd)),
+                Err(why) => misplaced.push((join_rel(&rel, PACKER), why)),
             }
         }
-        (placed, open)
+        dirs.sort_unstable_by(|(a, _), (b, _)| by_versions(a, b));
+        let (dirs, open) = dirs.into_iter().unzip();
+        (Placed { dirs, base_images: found.base_images.into_iter().collect(), misplaced }, open)
+    }
+
+    /// `each` of every build directory, with its descriptor (see
+    /// [`Layout::discover_with`]).
+    fn each<U>(&self, open: Vec<Option<fs::Dir>>, each: &dyn Fn(&BuildDir, Option<fs::Dir>, &BaseImagesFiles) -> U) -> Vec<U> {
+        self.dirs.iter().zip(open).map(|(d, open)| each(d, open, &self.base_images)).collect()
     }
 }
 
@@ -491,7 +490,7 @@ struct Walk<'a> {
     root: &'a Path,
     max_depth: Option<usize>,
     admits: &'a (dyn Fn(usize, &str, &str) -> bool + Sync),
-    /// How many build directories it keeps open (see [`keep_open`]).
+    /// How many build directories it keeps open (see [`open_share`]).
     keep_open: usize,
     /// How many of the directories at `max_depth` it hands over open; the
     /// others are handed over by their paths alone.
@@ -740,7 +739,7 @@ mod tests {
         // each is read, the first ones through the walk's descriptor, the
         // rest opened again.
         let tmp = tempfile::tempdir().unwrap();
-        let kept = keep_open(open_file_limit(), threads());
+        let kept = open_share(open_file_limit(), threads());
         let count = kept + 5;
         for i in 0..count {
             let dir = tmp.path().join(format!("centos/7.9/aws/DCOS-2.1.1/docker-19.03.{i}"));
@@ -763,12 +762,12 @@ mod tests {
 
     #[test]
     fn walks_keep_a_share_of_the_open_file_limit() {
-        assert_eq!(keep_open(None, 8), 128);
-        assert_eq!(keep_open(Some(1024), 2), 128);
-        assert_eq!(keep_open(Some(1024), 8), 32);
-        assert_eq!(keep_open(Some(256), 8), 8);
-        assert_eq!(keep_open(Some(16), 8), 0);
-        assert_eq!(keep_open(Some(1024), 0), 128);
+        assert_eq!(open_share(None, 8), 128);
+        assert_eq!(open_share(Some(1024), 2), 128);
+        assert_eq!(open_share(Some(1024), 8), 32);
+        assert_eq!(open_share(Some(256), 8), 8);
+        assert_eq!(open_share(Some(16), 8), 0);
+        assert_eq!(open_share(Some(1024), 0), 128);
     }
 
     #[test]
