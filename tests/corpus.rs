@@ -205,7 +205,7 @@ fn streaming_validation_finds_what_the_loaded_tree_has() {
     assert_eq!(streamed, loaded);
     // Walked and checked in one pass: the same findings and the same layout.
     let (walked, in_one_pass) = validate_tree(&corpus(), &[], Rules::default()).unwrap();
-    assert_eq!(in_one_pass, loaded);
+    assert_eq!(in_one_pass.into_vec(), loaded);
     let rels = |l: &Layout| l.dirs.iter().map(|d| d.rel.clone()).collect::<Vec<_>>();
     assert_eq!(rels(&walked), rels(&layout));
     assert_eq!(walked.base_images.keys().collect::<Vec<_>>(), layout.base_images.keys().collect::<Vec<_>>());

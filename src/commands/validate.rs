@@ -55,27 +55,25 @@ pub fn run(inv: &Invocation, args: &Args) -> Result<u8, Error> {
     // after, and only the selected ones are checked; the whole tree in the
     // same pass as its walk.
     let rules = validate::Rules::of(&inv.config);
-    let (layout, selection, diags) = if args.paths.is_empty() {
-        let (layout, diags) = validate::validate_tree(&inv.root, &inv.config.tree.exclude, rules)?;
-        (layout, Selection::whole_tree(), diags)
+    let (layout, selection, findings) = if args.paths.is_empty() {
+        let (layout, findings) = validate::validate_tree(&inv.root, &inv.config.tree.exclude, rules)?;
+        (layout, Selection::whole_tree(), findings)
     } else {
         let layout = Layout::discover(&inv.root, &inv.config.tree.exclude, &|_, _| true)?;
         let selection = select(layout.dirs.iter(), &layout.misplaced, &inv.root, &args.paths)?;
         let diags = validate::validate_layout(&layout, rules, &|d| selection.checks(d));
-        (layout, selection, diags)
+        (layout, selection, validate::Findings::from(diags))
     };
-    let diags: Vec<_> = diags
-        .into_iter()
-        .filter(|d| !ignore.contains(&d.code))
-        .filter(|d| selection.keeps(d, &layout.base_images, layout.dirs.iter()))
-        .collect();
-    validate::output::write(&mut std::io::stdout().lock(), args.format, &diags, selection.count(layout.dirs.len()))
+    // Filtered as they are written, not gathered into a list first.
+    let shown =
+        findings.iter().filter(|d| !ignore.contains(&d.code)).filter(|d| selection.keeps(d, &layout.base_images, layout.dirs.iter()));
+    let (errors, _) = validate::output::write(&mut std::io::stdout().lock(), args.format, shown, selection.count(layout.dirs.len()))
         .map_err(|e| Error::usage(format!("cannot write the diagnostics: {e}"), "check where standard output goes"))?;
-    let code = if validate::counts(&diags).0 > 0 { exit::NEGATIVE } else { exit::SUCCESS };
+    let code = if errors > 0 { exit::NEGATIVE } else { exit::SUCCESS };
     // The process ends next: the findings and the tree's layout are
     // left to it rather than freed one by one (thousands of
     // allocations, most made on other threads).
-    std::mem::forget((diags, layout));
+    std::mem::forget((findings, layout));
     Ok(code)
 }
 

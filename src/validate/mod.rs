@@ -6,7 +6,9 @@ pub mod output;
 use crate::config::RootConfig;
 use crate::diagnostic::{Code, Diagnostic, FileProblem, Severity};
 use crate::formats::dcos_images::DcosImages;
-use crate::formats::{image_id, line_at, line_of, line_of_json_key, line_of_yaml_key, lines_of_yaml_keys, publish_config::PublishStep};
+use crate::formats::{
+    image_id, line_at, line_of, line_of_json_key, line_of_yaml_key, lines_of_yaml_keys, publish_config::PublishStep, RegionImages,
+};
 use crate::tree::{self, version, BaseImagesFiles, BuildDir, Layout, LoadedBuildDir, Tree, TreeFile};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -34,8 +36,9 @@ impl Default for Rules {
 
 /// Everything found in a loaded tree, sorted by file and line.
 pub fn validate(tree: &Tree, rules: Rules) -> Vec<Diagnostic> {
-    let per_dir = tree::parallel_map(tree.dirs.iter().collect(), |d| (check_build_dir(&tree.base_images, d, rules), Published::of(d)));
-    finish(&tree.base_images, &tree.misplaced, per_dir)
+    let per_dir =
+        tree::parallel_map(tree.dirs.iter().collect(), |d| (in_order(check_build_dir(&tree.base_images, d, rules)), Published::of(d)));
+    finish(&tree.base_images, &tree.misplaced, per_dir).into_vec()
 }
 
 /// As [`validate`], reading each build directory while checking it and
@@ -47,17 +50,17 @@ pub fn validate_layout(layout: &Layout, rules: Rules, checked: &(dyn Fn(&BuildDi
         if checked(dir) {
             read_and_check(&layout.base_images, dir, None, rules)
         } else {
-            (Vec::new(), tree::read_dcos_images(dir).and_then(|f| Published::from_file(dir, &f)))
+            (Vec::new(), tree::read_dcos_images(dir).and_then(|mut f| Published::from_file(dir, &mut f)))
         }
     });
-    finish(&layout.base_images, &layout.misplaced, per_dir)
+    finish(&layout.base_images, &layout.misplaced, per_dir).into_vec()
 }
 
 /// The whole tree below `root` walked and validated in one parallel pass:
 /// each OS version's build directories are checked by the thread that
 /// walked them, as soon as it has (see [`Layout::discover_with`]). The same
 /// findings as [`validate_layout`] of the whole tree, with the layout.
-pub fn validate_tree(root: &Path, exclude: &[String], rules: Rules) -> Result<(Layout, Vec<Diagnostic>), tree::TreeError> {
+pub fn validate_tree(root: &Path, exclude: &[String], rules: Rules) -> Result<(Layout, Findings), tree::TreeError> {
     let (layout, per_dir) =
         Layout::discover_with(root, exclude, &|_, _| true, &|dir, open, bases| read_and_check(bases, dir, open, rules))?;
     let diags = finish(&layout.base_images, &layout.misplaced, per_dir);
@@ -73,22 +76,24 @@ fn read_and_check(
     open: Option<tree::fs::Dir>,
     rules: Rules,
 ) -> (Vec<Diagnostic>, Option<Published>) {
-    let d = tree::load_build_dir_in(dir.clone(), open);
-    let mut diags = check_build_dir(bases, &d, rules);
-    diags.sort_by(by_order);
-    (diags, Published::of(&d))
+    let mut d = tree::load_build_dir_in(dir.clone(), open);
+    let diags = in_order(check_build_dir(bases, &d, rules));
+    let published = d.dcos_images.as_mut().and_then(|f| Published::from_file(&d.dir, f));
+    (diags, published)
 }
 
-fn finish(
-    bases: &BaseImagesFiles,
-    misplaced: &[(String, String)],
-    mut per_dir: Vec<(Vec<Diagnostic>, Option<Published>)>,
-) -> Vec<Diagnostic> {
-    // Sized once: grown by doubling, the copies of thousands of findings
-    // into fresh pages cost more than the sort below.
-    let mut out = Vec::with_capacity(misplaced.len() + per_dir.iter().map(|(d, _)| d.len()).sum::<usize>() + 16);
+/// A directory's findings sorted and each once, on the core that found
+/// them: [`Findings`] keeps them so.
+fn in_order(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diags.sort_by(by_order);
+    diags.dedup();
+    diags
+}
+
+fn finish(bases: &BaseImagesFiles, misplaced: &[(String, String)], mut per_dir: Vec<(Vec<Diagnostic>, Option<Published>)>) -> Findings {
+    let mut first = Vec::new();
     for (file, why) in misplaced {
-        out.push(diag(
+        first.push(diag(
             Code::Layout,
             None,
             file,
@@ -98,31 +103,134 @@ fn finish(
         ));
     }
     for file in bases.values() {
-        out.extend(file.parsed.problems.iter().cloned().map(|p| p.into_diagnostic(None, &file.rel)));
+        first.extend(file.parsed.problems.iter().cloned().map(|p| p.into_diagnostic(None, &file.rel)));
         if let Some(images) = file.value() {
             for (region, image) in &images.0 {
                 if !image_id::is_valid(image) {
-                    out.push(malformed(None, &file.rel, &file.text, region, image));
+                    first.push(malformed(None, &file.rel, &file.text, region, image));
                 }
             }
         }
     }
-    let mut published = Vec::new();
-    // Each directory's findings come sorted, and in the order of their
-    // first: the one sort of them all below then has little left to do (it
-    // was a tenth of validate's wall time, on one core).
+    // The directories in the order of their first findings (those without
+    // any first): the order the image check meets their images in.
     per_dir.sort_by(|(a, _), (b, _)| match (a.first(), b.first()) {
         (Some(a), Some(b)) => by_order(a, b),
         (a, b) => a.is_some().cmp(&b.is_some()),
     });
+    let mut published = Vec::with_capacity(per_dir.len());
+    let mut runs = Vec::with_capacity(per_dir.len());
     for (diags, p) in per_dir {
-        out.extend(diags);
+        if !diags.is_empty() {
+            runs.push(diags);
+        }
         published.extend(p);
     }
-    check_image_reuse(&published, &mut out);
-    out.sort_by(by_order);
-    out.dedup();
-    out
+    let mut last = Vec::new();
+    check_image_reuse(&published, &mut last);
+    Findings::of(first, runs, last)
+}
+
+/// A validation's findings in their order (by file, line, code; see
+/// [`by_order`]), each once. Each build directory's findings stay in the
+/// list the core that checked it sorted: the ten-times tree's 34,000
+/// findings copied into one list and sorted again were a quarter of the
+/// work left on one core after the parallel work (moved between cores,
+/// every cache line of them missed).
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Each sorted, without two equal findings side by side, and all of
+    /// one before any of the next.
+    runs: Vec<Vec<Diagnostic>>,
+}
+
+impl Findings {
+    /// `runs` each sorted by [`by_order`], in the order of their first
+    /// findings; `first` and `last` the findings of no one run, before and
+    /// after theirs among equals. The same as sorting all of them, in that
+    /// order, stably by [`by_order`] and dropping repeats.
+    fn of(first: Vec<Diagnostic>, mut runs: Vec<Vec<Diagnostic>>, last: Vec<Diagnostic>) -> Findings {
+        debug_assert!(runs.iter().all(|r| !r.is_empty() && r.is_sorted_by(|a, b| by_order(a, b).is_le())));
+        let apart = runs.windows(2).all(|w| by_order(w[0].last().expect("non-empty"), &w[1][0]).is_lt());
+        if apart && Findings::insert_all(&mut runs, first.iter().chain(&last)) {
+            return Findings { runs };
+        }
+        // Directories whose files interleave (a build directory inside
+        // another), or a finding of the tree equal in order to one of a
+        // directory's: everything in one list, as the order says.
+        let mut all: Vec<Diagnostic> = first.into_iter().chain(runs.into_iter().flatten()).chain(last).collect();
+        all.sort_by(by_order);
+        all.dedup();
+        Findings { runs: if all.is_empty() { Vec::new() } else { vec![all] } }
+    }
+
+    /// Each of `extra` into the run where it sorts; false, leaving the
+    /// runs as they were, if one equals another finding in order (which
+    /// of them comes first is then the stable sort's to say).
+    fn insert_all<'a>(runs: &mut Vec<Vec<Diagnostic>>, extra: impl Iterator<Item = &'a Diagnostic> + Clone) -> bool {
+        let mut at = Vec::new();
+        for e in extra.clone() {
+            // The last run whose first is before it, or the first run.
+            let run = runs.partition_point(|r| by_order(&r[0], e).is_lt()).saturating_sub(1);
+            match runs.get(run).map(|r| r.binary_search_by(|d| by_order(d, e))) {
+                Some(Ok(_)) => return false,
+                Some(Err(i)) => at.push((run, i)),
+                None => at.push((0, 0)),
+            }
+            if runs.get(run + 1).is_some_and(|r| by_order(&r[0], e).is_eq()) {
+                return false;
+            }
+        }
+        // Two extras in one place: their own order decides (found apart
+        // above only against the runs).
+        let mut places: Vec<(usize, usize, &Diagnostic)> = at.into_iter().zip(extra).map(|((r, i), e)| (r, i, e)).collect();
+        places.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| by_order(a.2, b.2)));
+        if places.windows(2).any(|w| by_order(w[0].2, w[1].2).is_eq()) {
+            return false;
+        }
+        if runs.is_empty() && !places.is_empty() {
+            runs.push(Vec::new());
+        }
+        // From the back, so that each index still points where it did.
+        for (run, i, e) in places.into_iter().rev() {
+            runs[run].insert(i, e.clone());
+        }
+        true
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> + Clone {
+        self.runs.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.runs.concat()
+    }
+}
+
+/// Findings already in order and each once (as the validations that
+/// return a list give them): one run.
+impl From<Vec<Diagnostic>> for Findings {
+    fn from(diags: Vec<Diagnostic>) -> Findings {
+        debug_assert!(diags.is_sorted_by(|a, b| by_order(a, b).is_le()));
+        Findings { runs: if diags.is_empty() { Vec::new() } else { vec![diags] } }
+    }
+}
+
+impl IntoIterator for Findings {
+    type Item = Diagnostic;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<Diagnostic>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.runs.into_iter().flatten()
+    }
 }
 
 /// The order findings are shown in: by file, line, code. The findings of
@@ -145,25 +253,36 @@ struct Published {
 }
 
 impl Published {
+    /// Copies the images: the tree stays loaded.
     fn of(d: &LoadedBuildDir) -> Option<Published> {
-        Published::from_file(&d.dir, d.dcos_images.as_ref()?)
+        let f = d.dcos_images.as_ref()?;
+        Some(Published::new(&d.dir, &f.rel, &f.text, f.value()?.0.clone()))
     }
 
-    fn from_file(dir: &BuildDir, f: &TreeFile<DcosImages>) -> Option<Published> {
+    /// Moves the images out of the parsed file, which is dropped next:
+    /// copying them was an allocation per image on the worker and a free
+    /// from another thread on the main one.
+    fn from_file(dir: &BuildDir, f: &mut TreeFile<DcosImages>) -> Option<Published> {
+        let images = std::mem::take(&mut f.parsed.value.as_mut()?.0);
+        Some(Published::new(dir, &f.rel, &f.text, images))
+    }
+
+    fn new(dir: &BuildDir, file: &str, text: &str, images: RegionImages) -> Published {
         // The line of the image's region entry, as the other findings of
         // the file name it: searching the text for each image was a
         // thirtieth of validating the tree (and named a comment's line when
         // a comment mentioned the image first).
-        let map = &f.value()?.0;
-        let regions: Vec<&str> = map.keys().map(String::as_str).collect();
-        let lines = lines_of_yaml_keys(&f.text, &regions);
-        let images = map.iter().zip(lines).map(|((_, image), line)| (image.clone(), line.or_else(|| line_of(&f.text, image)))).collect();
-        Some(Published {
-            build_dir: dir.rel.clone(),
-            os: (dir.coords.os.clone(), dir.coords.os_version.clone()),
-            file: f.rel.clone(),
-            images,
-        })
+        let regions: Vec<&str> = images.keys().map(String::as_str).collect();
+        let lines = lines_of_yaml_keys(text, &regions);
+        let images = images
+            .into_values()
+            .zip(lines)
+            .map(|(image, line)| {
+                let line = line.or_else(|| line_of(text, &image));
+                (image, line)
+            })
+            .collect();
+        Published { build_dir: dir.rel.clone(), os: (dir.coords.os.clone(), dir.coords.os_version.clone()), file: file.to_owned(), images }
     }
 }
 
@@ -629,31 +748,56 @@ fn check_profile(d: &LoadedBuildDir, rules: Rules, out: &mut Vec<Diagnostic>) {
 /// One published image under two OS versions means one of the two directories
 /// published the other's image.
 fn check_image_reuse(published: &[Published], out: &mut Vec<Diagnostic>) {
-    // Every use of every image, sorted by image: a run of one image is
-    // checked for a second OS version in place (a B-tree of the tree's
-    // 2,900 images and a set per image took a third of a millisecond, on
-    // one core, after the parallel work).
-    let mut uses: Vec<(&str, &Published, Option<usize>)> =
-        published.iter().flat_map(|p| p.images.iter().map(move |(image, line)| (image.as_str(), p, *line))).collect();
-    // Stable: the uses of one image stay in the tree's order.
-    uses.sort_by(|a, b| a.0.cmp(b.0));
-    for run in uses.chunk_by(|a, b| a.0 == b.0) {
-        let first_os = &run[0].1.os;
-        if run.iter().all(|(_, p, _)| &p.os == first_os) {
-            continue;
-        }
-        for (image, p, line) in run {
-            let (_, other, _) = run.iter().find(|(_, o, _)| o.os != p.os).expect("two OS versions");
-            out.push(diag(
-                Code::ImageReused,
-                Some(&p.build_dir),
-                &p.file,
-                *line,
-                format!("{image} is also published by {}, another OS version", other.build_dir),
-                "an image is built for one OS version: find which directory built it (ami_description) and requalify the other",
-            ));
+    use std::collections::hash_map::{Entry, HashMap};
+    // Each image's first OS version, by hash: nearly every image is
+    // published once, and sorting all 29,000 uses of the ten-times tree by
+    // image was 10 M instructions on one core after the parallel work.
+    let count = published.iter().map(|p| p.images.len()).sum();
+    let mut first_os: HashMap<&str, &(String, String), foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(count, foldhash::fast::RandomState::default());
+    let mut reused = Vec::new();
+    for p in published {
+        for (image, _) in &p.images {
+            match first_os.entry(image) {
+                Entry::Vacant(v) => {
+                    v.insert(&p.os);
+                }
+                Entry::Occupied(o) if *o.get() != &p.os => reused.push(image.as_str()),
+                Entry::Occupied(_) => {}
+            }
         }
     }
+    if reused.is_empty() {
+        return;
+    }
+    reused.sort_unstable();
+    reused.dedup();
+    // The uses of the reused images only, sorted by image; stable, so that
+    // the uses of one image stay in the tree's order.
+    let mut uses: Vec<(&str, &Published, Option<usize>)> = published
+        .iter()
+        .flat_map(|p| p.images.iter().map(move |(image, line)| (image.as_str(), p, *line)))
+        .filter(|(image, _, _)| reused.binary_search(image).is_ok())
+        .collect();
+    uses.sort_by(|a, b| a.0.cmp(b.0));
+    for run in uses.chunk_by(|a, b| a.0 == b.0) {
+        for (image, p, line) in run {
+            let (_, other, _) = run.iter().find(|(_, o, _)| o.os != p.os).expect("two OS versions");
+            out.push(image_reused(image, p, other, *line));
+        }
+    }
+}
+
+/// `image`, published on `line` of `p`'s dcos_images.yaml, is also `other`'s.
+fn image_reused(image: &str, p: &Published, other: &Published, line: Option<usize>) -> Diagnostic {
+    diag(
+        Code::ImageReused,
+        Some(&p.build_dir),
+        &p.file,
+        line,
+        format!("{image} is also published by {}, another OS version", other.build_dir),
+        "an image is built for one OS version: find which directory built it (ami_description) and requalify the other",
+    )
 }
 
 /// Counts by severity.
@@ -665,6 +809,111 @@ pub fn counts(diags: &[Diagnostic]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A linear congruential generator: the same cases on every run.
+    struct Lcg(u32);
+
+    impl Lcg {
+        fn next(&mut self, n: u32) -> u32 {
+            self.0 = self.0.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (self.0 >> 16) % n
+        }
+
+        /// Small files, lines and codes, so that findings tie in order and repeat.
+        fn finding(&mut self, dir: &str) -> Diagnostic {
+            let codes = [Code::ParseError, Code::LegacyVariable, Code::MissingFile];
+            let file = format!("{dir}/f{}", self.next(3));
+            let message = if self.next(4) == 0 { "other" } else { "same" };
+            diag(codes[self.next(3) as usize], Some(dir), &file, Some(self.next(4) as usize), message, "hint")
+        }
+    }
+
+    #[test]
+    fn findings_are_what_one_stable_sort_of_them_all_gives() {
+        // Findings that tie in order and repeat, within a directory, between
+        // directories and with the findings of the tree; directories whose
+        // files interleave (one inside another); findings of the tree
+        // before, between and after the directories', or with no
+        // directory's at all.
+        let mut rng = Lcg(11);
+        let (mut fast, mut fell_back) = (0, 0);
+        for round in 0..400 {
+            let dirs: Vec<String> =
+                (0..rng.next(6)).map(|d| if round % 5 == 0 { format!("d{}", d / 2) } else { format!("d{d}") }).collect();
+            let runs: Vec<Vec<Diagnostic>> =
+                dirs.iter().map(|dir| in_order((0..1 + rng.next(5)).map(|_| rng.finding(dir)).collect())).collect();
+            let mut extra = || -> Vec<Diagnostic> {
+                (0..rng.next(3))
+                    .map(|_| {
+                        let dir = ["a", "d0", "d1", "d9", "z"][rng.next(5) as usize];
+                        rng.finding(dir)
+                    })
+                    .collect()
+            };
+            let (first, last) = (extra(), extra());
+            let mut runs = runs;
+            runs.sort_by(|a, b| by_order(&a[0], &b[0]));
+            let mut want: Vec<Diagnostic> = first.iter().chain(runs.iter().flatten()).chain(&last).cloned().collect();
+            want.sort_by(by_order);
+            want.dedup();
+            let got = Findings::of(first, runs, last);
+            if got.runs.len() > 1 {
+                fast += 1;
+            } else {
+                fell_back += 1;
+            }
+            assert_eq!(got.len(), want.len());
+            assert_eq!(got.iter().cloned().collect::<Vec<_>>(), want, "round {round}");
+            assert_eq!(got.into_vec(), want);
+        }
+        // Both ways were taken, many times.
+        assert!(fast > 100 && fell_back > 50, "{fast} {fell_back}");
+    }
+
+    #[test]
+    fn image_reuse_is_found_as_sorting_every_use_found_it() {
+        // The check before it grouped by hash: every use sorted by image.
+        fn by_sorting(published: &[Published], out: &mut Vec<Diagnostic>) {
+            let mut uses: Vec<(&str, &Published, Option<usize>)> =
+                published.iter().flat_map(|p| p.images.iter().map(move |(image, line)| (image.as_str(), p, *line))).collect();
+            uses.sort_by(|a, b| a.0.cmp(b.0));
+            for run in uses.chunk_by(|a, b| a.0 == b.0) {
+                if run.iter().all(|(_, p, _)| p.os == run[0].1.os) {
+                    continue;
+                }
+                for (image, p, line) in run {
+                    let (_, other, _) = run.iter().find(|(_, o, _)| o.os != p.os).unwrap();
+                    out.push(image_reused(image, p, other, *line));
+                }
+            }
+        }
+        // Directories of three OS versions publishing images from a small
+        // pool, so that images repeat within one OS version, across two and
+        // across all three, in every order.
+        let mut rng = Lcg(7);
+        let mut next = |n| rng.next(n);
+        let published: Vec<Published> = (0..60)
+            .map(|d| {
+                let os = ["centos", "rhel", "flatcar"][next(3) as usize];
+                let images = (0..next(4)).map(|l| (format!("ami-{:08x}", next(40)), (l % 3 != 0).then_some(l as usize + 1))).collect();
+                Published {
+                    build_dir: format!("{os}/{d}"),
+                    os: (os.to_owned(), "1".to_owned()),
+                    file: format!("{os}/{d}/dcos_images.yaml"),
+                    images,
+                }
+            })
+            .collect();
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        check_image_reuse(&published, &mut got);
+        by_sorting(&published, &mut want);
+        assert!(want.len() > 20, "the pool repeats images across OS versions: {}", want.len());
+        assert_eq!(got, want);
+        // One OS version only: nothing is reused.
+        let one_os: Vec<Published> = published.into_iter().filter(|p| p.os.0 == "rhel").collect();
+        check_image_reuse(&one_os, &mut got);
+        assert_eq!(got.len(), want.len());
+    }
 
     #[test]
     fn download_urls() {
