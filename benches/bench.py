@@ -23,8 +23,10 @@ cross-directory image check finds what it finds in the original, ten times).
 Wall time and CPU (user + system, all threads) are medians of RUNS whole-process
 runs (start-up included) after one warm-up run, so the files are in the page
 cache. Every command of a tree, the floors and Python's parse included, runs
-in turn within each round, so that a ratio compares runs that met the same
-load. Peak memory is the maximum resident set size, read by GNU time
+in turn within each round, and each ratio is the median over the rounds of
+the two runs' ratio in that round: a shared VM's load drifts from round to
+round by more than the differences measured, and a ratio of the two medians
+mixes rounds that met different loads. Peak memory is the maximum resident set size, read by GNU time
 (/usr/bin/time, Debian package `time`) because a child of this Python process
 would inherit the interpreter's own peak.
 
@@ -34,8 +36,13 @@ as dcos-images uses, parses nothing and exits, reading every file (the
 every-file floor), or only the data files, .json, .yaml, .yml and .tfvars,
 and the install_dcos_prerequisites.sh scripts (the data floor: what `validate`
 must read; the rest it only looks for).
-The data floor is the honest bound of a whole-tree command: the last column
-is each command's wall time over it.
+The data floor is the honest bound of a whole-tree command: the column
+"this / data floor" is each command's wall time over it.
+
+With DCOS_IMAGES_BENCH_INSTRUCTIONS=1 and valgrind installed, each of
+dcos-images' commands (and the baseline's) also runs once under callgrind:
+the instructions it executes, all threads, which unlike wall time do not
+move with the machine's load.
 """
 import glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -46,6 +53,9 @@ runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "dcos-images")
 baseline = os.environ.get("DCOS_IMAGES_BASELINE")
 gnu_time = shutil.which("time", path="/usr/bin:/bin")
+# DCOS_IMAGES_BENCH_INSTRUCTIONS=1: each of dcos-images' commands (and the
+# baseline's) also runs once under callgrind, for the instruction column.
+valgrind = shutil.which("valgrind") if os.environ.get("DCOS_IMAGES_BENCH_INSTRUCTIONS") else None
 if not os.path.isdir(tree):
     sys.exit(f"no tree at {tree}")
 if not os.path.exists(binary):
@@ -112,8 +122,9 @@ def with_scripts(src, dst):
 
 
 def measure(*cmds):
-    """For each command, (median wall ms, median CPU ms, peak MB or None);
-    the commands' runs interleaved, so that they meet the same load."""
+    """For each command, (median wall ms, median CPU ms, peak MB or None,
+    every round's wall ms); the commands' runs interleaved, so that they
+    meet the same load."""
     for cmd in cmds:
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     walls, cpus = [[] for _ in cmds], [[] for _ in cmds]
@@ -131,8 +142,28 @@ def measure(*cmds):
             with tempfile.NamedTemporaryFile("r") as out:
                 subprocess.run([gnu_time, "-f", "%M", "-o", out.name] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 peak = int(out.read().strip().splitlines()[-1]) / 1024
-        results.append((statistics.median(walls[k]), statistics.median(cpus[k]), peak))
+        results.append((statistics.median(walls[k]), statistics.median(cpus[k]), peak, walls[k]))
     return results
+
+
+def paired(these, those):
+    """The median over the rounds of these[i] / those[i]: two commands run
+    in the same round met the same load, and a VM's load drifts between
+    rounds by more than the differences measured here."""
+    return statistics.median(a / b for a, b in zip(these, those))
+
+
+def instructions(cmd):
+    """Millions of instructions `cmd` executes, all threads, counted by
+    callgrind: unlike wall time, the same on every run and every machine."""
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.run(
+            [valgrind, "--tool=callgrind", f"--callgrind-out-file={out.name}"] + cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # validate exits 1 on a tree with errors: the count is what matters
+        totals = re.search(r"^(?:totals|summary): (\d+)", open(out.name).read(), re.M)
+        return int(totals.group(1)) / 1e6
 
 
 PY_PARSE = r'''
@@ -199,10 +230,15 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as work:
         print("the C floor: install a C compiler (cc) to measure it")
     print()
     header = "| command | tree | wall ms | CPU ms | peak MB | Python parse / this | this / data floor |"
+    rule = "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
     if baseline:
         header += " baseline wall ms | baseline / this |"
+        rule += " ---: | ---: |"
+    if valgrind:
+        header += " M instructions |" + (" baseline M instructions |" if baseline else "")
+        rule += " ---: |" + (" ---: |" if baseline else "")
     print(header)
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if baseline else ""))
+    print(rule)
     for label, t in trees:
         ours = commands(t, binary)
         named = list(ours)
@@ -212,17 +248,23 @@ with tempfile.TemporaryDirectory(prefix="dcos-images-bench-") as work:
             named += [(FLOOR_NAME, [floor, "--process", t, threads]), (DATA_FLOOR_NAME, [floor, "--process", t, threads, "data"])]
         named += commands(t, None)
         measured = dict(zip([name for name, _ in named], measure(*[cmd for _, cmd in named])))
-        data_wall = measured[DATA_FLOOR_NAME][0] if floor else None
-        python_wall = measured[named[-1][0]][0]
+        argv = dict(named)
+        data_walls = measured[DATA_FLOOR_NAME][3] if floor else None
+        python_walls = measured[named[-1][0]][3]
         for name, _ in named:
             if name.endswith("(baseline)"):
                 continue
-            wall, cpu_ms, peak = measured[name]
-            ratio = "" if name.startswith("python3") else f"{python_wall / wall:.1f}x"
-            over_floor = f"{wall / data_wall:.2f}x" if data_wall and not name.startswith(("C:", "python3")) else ""
+            wall, cpu_ms, peak, walls = measured[name]
+            ratio = "" if name.startswith("python3") else f"{paired(python_walls, walls):.1f}x"
+            over_floor = f"{paired(walls, data_walls):.2f}x" if data_walls and not name.startswith(("C:", "python3")) else ""
             peak_s = f"{peak:.1f}" if peak is not None else "n/a"
             line = f"| {name} | {label} | {wall:.1f} | {cpu_ms:.1f} | {peak_s} | {ratio} | {over_floor} |"
+            base = measured.get(f"{name} (baseline)")
             if baseline:
-                base = measured.get(f"{name} (baseline)")
-                line += f" {base[0]:.1f} | {base[0] / wall:.2f}x |" if base else " | |"
+                line += f" {base[0]:.1f} | {paired(base[3], walls):.2f}x |" if base else " | |"
+            if valgrind:
+                ours_cmd = not name.startswith(("C:", "python3"))
+                line += f" {instructions(argv[name]):.1f} |" if ours_cmd else " |"
+                if baseline:
+                    line += f" {instructions(argv[name + ' (baseline)']):.1f} |" if base else " |"
             print(line)
