@@ -63,7 +63,7 @@ pub fn read(text: &str) -> Option<Vec<(&str, FlatValue<'_>)>> {
             }
             entries.push((key, FlatValue::List(items)));
         }
-        let colon = memchr::memchr(b':', content.as_bytes())?;
+        let colon = super::byte::find(b':', content.as_bytes())?;
         let (key, rest) = (&content[..colon], &content[colon + 1..]);
         let key_ok = key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))

@@ -21,6 +21,46 @@ pub fn line_of(text: &str, needle: &str) -> Option<usize> {
     find(text, needle).map(|at| line_at(text, at))
 }
 
+/// memchr's searchers for one byte, without its choice of instructions at
+/// run time: that choice asks the CPU (CPUID), which a VM traps: 65-90 µs
+/// once per process on the 2-core VMs CI runs on, a twentieth of `find`'s
+/// whole run, to pick AVX2 for lines of a few dozen bytes. SSE2 is part of
+/// x86_64 (and NEON of aarch64): nothing to ask. For the lines of `list`
+/// and `find`; `validate`, which counts the lines before each finding
+/// through kilobytes, keeps memchr's AVX2 (through SSE2 that was 1.2 M
+/// more instructions than the one question costs).
+pub mod byte {
+    #[cfg(target_arch = "aarch64")]
+    use memchr::arch::aarch64::neon::memchr::One;
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    use memchr::arch::all::memchr::One;
+    #[cfg(target_arch = "x86_64")]
+    use memchr::arch::x86_64::sse2::memchr::One;
+
+    fn searcher(b: u8) -> One {
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        return One::new(b).expect("SSE2 and NEON are part of their architectures");
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        return One::new(b);
+    }
+
+    /// Where `b` first is in `hay`.
+    pub fn find(b: u8, hay: &[u8]) -> Option<usize> {
+        searcher(b).find(hay)
+    }
+
+    /// Where each `b` is in `hay`, in order.
+    pub fn positions(b: u8, hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
+        let one = searcher(b);
+        let mut from = 0;
+        std::iter::from_fn(move || {
+            let at = from + one.find(hay.get(from..)?)?;
+            from = at + 1;
+            Some(at)
+        })
+    }
+}
+
 /// Where `needle` first occurs in `text`. validate asks this for each
 /// finding and each published image, in texts of a few KB: `str::find` was
 /// a tenth of its work and memchr's `memmem::find`, which builds a searcher
@@ -78,12 +118,12 @@ pub fn find_json_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)
     None
 }
 
-/// `text.split('\n')`, each newline found by memchr: the tree's YAML files
+/// `text.split('\n')`, each newline found by [`byte::positions`]: the tree's YAML files
 /// are lines of a few dozen bytes, where `str`'s searcher spends more on
 /// each call than on the bytes (a tenth of `list`'s instructions).
 pub fn split_lines(text: &str) -> impl Iterator<Item = &str> {
     let mut start = 0;
-    memchr::memchr_iter(b'\n', text.as_bytes()).chain(std::iter::once(text.len())).map(move |end| {
+    byte::positions(b'\n', text.as_bytes()).chain(std::iter::once(text.len())).map(move |end| {
         let line = &text[start..end];
         start = end + 1;
         line
@@ -303,6 +343,23 @@ fn region_image_map_schema(title: &str, description: &str) -> schemars::schema::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_searches_are_the_naive_ones() {
+        // Every length across the vector width, the byte at every place.
+        for len in 0usize..80 {
+            for at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                let mut hay: Vec<u8> = (0..len).map(|i| b'a' + (i % 7) as u8).collect();
+                if let Some(at) = at.filter(|&a| a < len) {
+                    hay[at] = b'\n';
+                    hay.extend_from_slice(b"x\n\n");
+                }
+                let naive: Vec<usize> = hay.iter().enumerate().filter(|(_, &c)| c == b'\n').map(|(i, _)| i).collect();
+                assert_eq!(byte::positions(b'\n', &hay).collect::<Vec<_>>(), naive);
+                assert_eq!(byte::find(b'\n', &hay), naive.first().copied());
+            }
+        }
+    }
 
     #[test]
     fn lines_are_strs_lines() {
